@@ -1,0 +1,15 @@
+# torchplay in a CUDA-capable image: PyTorch with the CUDA runtime. With a GPU
+# (docker run --gpus all ...) runs train on it; without one they train on the CPU.
+FROM pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY backend ./backend
+COPY frontend ./frontend
+# torch>=2.4 is already in the image, so pip adds only the web pieces.
+RUN pip install --no-cache-dir .
+
+ENV TORCHPLAY_DB=/data/torchplay.sqlite3
+VOLUME /data
+EXPOSE 8000
+CMD ["torchplay", "--host", "0.0.0.0", "--port", "8000"]

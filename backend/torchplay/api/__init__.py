@@ -1,0 +1,1 @@
+"""The web layer: HTTP routes and the WebSocket; no torch logic lives here."""

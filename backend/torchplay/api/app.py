@@ -1,0 +1,116 @@
+"""Build the FastAPI app: the page, the REST routes and the WebSocket, around one Runner."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any, get_args
+
+from fastapi import Depends, FastAPI, Request, WebSocket
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+from torchplay import __version__
+from torchplay.api.experiments import router as experiments_router
+from torchplay.api.lessons import router as lessons_router
+from torchplay.api.messages import MAX_FPS, MAX_MESSAGE_BYTES, MAX_STEPS_PER_REQUEST
+from torchplay.api.ws import Connection
+from torchplay.data import previews
+from torchplay.runner import Runner
+from torchplay.settings import Settings
+from torchplay.spec import (
+    LIVE_SECTIONS,
+    REGRESSION_1D_KINDS,
+    SPEC_VERSION,
+    DataKind,
+    DataSpec,
+    ExperimentSpec,
+)
+from torchplay.store import MAX_NAME, MAX_NOTE, open_store
+
+
+def frontend_dir() -> Path:
+    """The page's files: packaged beside the code when installed, else the repo's frontend/."""
+    here = Path(__file__).resolve().parent.parent
+    for candidate in (here / "frontend", here.parent.parent / "frontend"):
+        if (candidate / "index.html").is_file():
+            return candidate
+    raise RuntimeError("torchplay's frontend files are missing from this installation")
+
+
+def get_runner(request: Request) -> Runner:
+    return request.app.state.runner
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+RunnerDep = Annotated[Runner, Depends(get_runner)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    static = frontend_dir()
+    dataset_previews = previews()  # fixed for a server's life: drawn once
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.store = open_store(settings.db)
+        app.state.runner = Runner(workers=settings.workers, max_sessions=settings.max_sessions,
+                                  torch_threads=settings.torch_threads, device=settings.device)
+        try:
+            yield
+        finally:
+            app.state.runner.shutdown()
+            app.state.store.close()
+
+    app = FastAPI(title="torchplay", version=__version__, lifespan=lifespan)
+    app.state.settings = settings
+
+    @app.get("/api/health")
+    def health(runner: RunnerDep, settings: SettingsDep) -> dict[str, Any]:
+        """Liveness, and how busy the server is."""
+        return {"status": "ok", "version": __version__, "spec_version": SPEC_VERSION,
+                "sessions": runner.session_count, "max_sessions": runner.max_sessions,
+                "device": settings.device}
+
+    @app.get("/api/schema")
+    def schema() -> dict[str, Any]:
+        """JSON Schema of ExperimentSpec: fields, bounds, defaults and descriptions; plus, under
+        `x-torchplay`, what the page must not repeat: the fields an `update` may change during
+        a run, each dataset's task, and the protocol's own limits."""
+        return {**ExperimentSpec.model_json_schema(), "x-torchplay": {
+            "live_fields": list(LIVE_SECTIONS),
+            "tasks": {kind: DataSpec(kind=kind).task for kind in get_args(DataKind)},
+            "one_d": list(REGRESSION_1D_KINDS),
+            "limits": {"max_fps": MAX_FPS, "max_steps_per_request": MAX_STEPS_PER_REQUEST,
+                       "max_message_bytes": MAX_MESSAGE_BYTES,
+                       "max_name": MAX_NAME, "max_note": MAX_NOTE}}}
+
+    @app.get("/api/datasets")
+    def datasets() -> list[dict[str, Any]]:
+        """A 200-point sample of every dataset at its defaults, for thumbnails."""
+        return dataset_previews
+
+    @app.websocket("/ws")
+    async def play(ws: WebSocket) -> None:
+        await ws.accept()
+        await Connection(ws, ws.app.state.runner, ws.app.state.store).serve()
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(static / "index.html", headers={"Cache-Control": "no-cache"})
+
+    @app.get("/e/{experiment_id}", include_in_schema=False)
+    def shared(experiment_id: str) -> FileResponse:
+        """A saved experiment: the page reads the id from its URL and fetches it."""
+        return index()
+
+    app.include_router(experiments_router)
+    app.include_router(lessons_router)
+
+    app.mount("/static", StaticFiles(directory=static), name="static")
+    return app

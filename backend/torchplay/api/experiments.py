@@ -1,0 +1,344 @@
+"""REST routes for saved experiments and exports, and the WebSocket's `save` of a live run.
+
+Thin: pydantic validates, the store keeps, export.py writes the files. Every error is JSON of
+the WebSocket's error shape ({"type": "error", "code", "message", "field", "errors"}); request
+bodies over MAX_BODY_BYTES are refused with 413 before they are parsed, and an id that does not
+exist and a string that is no id at all get the same 404, so answers reveal nothing about ids.
+docs/experiments.md documents the routes; the OpenAPI schema at /openapi.json lists them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException
+
+from torchplay.api.messages import MAX_MESSAGE_BYTES, error, errors_message
+from torchplay.export import metrics_csv, script_for
+from torchplay.runner import Runner, SessionHandle
+from torchplay.spec import SPEC_VERSION, ExperimentSpec
+from torchplay.store import MAX_NAME, MAX_NOTE, Experiment, NewExperiment, Store, StoreError
+
+MAX_BODY_BYTES = MAX_MESSAGE_BYTES  # the same 1 MB as a WebSocket message
+DRAIN_BYTES = 16_000_000  # read (and drop) this much of a refused body so the 413 arrives
+SAVE_TIMEOUT = 30.0  # seconds a live run may take to hand over its recording
+
+
+# --- request limits and error bodies ------------------------------------------------------
+
+class ApiError(Exception):
+    """An answer other than success: its HTTP status and error body."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = error(code, message, field)
+
+
+class LimitedRequest(Request):
+    """A request whose body is kept only up to MAX_BODY_BYTES; past that, ApiError 413."""
+
+    async def body(self) -> bytes:
+        if not hasattr(self, "_limited_body"):
+            declared = self.headers.get("content-length", "")
+            size = int(declared) if declared.isdigit() else 0
+            chunks: list[bytes] = []
+            if size <= DRAIN_BYTES:
+                size = 0
+                async for chunk in self.stream():
+                    size += len(chunk)
+                    if size <= MAX_BODY_BYTES:
+                        chunks.append(chunk)
+                    elif size > DRAIN_BYTES:  # read on (dropping) so the client reads the 413
+                        break
+            if size > MAX_BODY_BYTES:
+                raise ApiError(413, "too_large", f"the request body has {size:,} bytes or more; "
+                               f"the limit is {MAX_BODY_BYTES:,}")
+            self._limited_body = b"".join(chunks)
+        return self._limited_body
+
+
+class ExperimentRoute(APIRoute):
+    """Routes of this module: bodies capped at MAX_BODY_BYTES (413), and validation errors in
+    the WebSocket's error shape, naming the offending field (422)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+
+        async def limited(request: Request) -> Response:
+            request = LimitedRequest(request.scope, request.receive)
+            try:
+                if request.method == "POST" and not request.headers.get(
+                        "content-type", "").startswith("application/json"):
+                    raise ApiError(415, "bad_content_type", "send the body as JSON, with "
+                                   "Content-Type: application/json")
+                await request.body()
+                return await handle(request)
+            except ApiError as exc:
+                return JSONResponse(exc.body, status_code=exc.status)
+            except RequestValidationError as exc:
+                return JSONResponse(_validation_body(exc), status_code=422)
+            except HTTPException as exc:
+                if exc.status_code != 400:
+                    raise
+                # FastAPI's answer to a body it could not parse (nested too deep, say): the
+                # same 422 as any body that is not JSON.
+                return JSONResponse(error("bad_json", "the request body could not be read as "
+                                          "JSON"), status_code=422)
+
+        return limited
+
+
+def _validation_body(exc: RequestValidationError) -> dict[str, Any]:
+    items = list(exc.errors())
+    if any(item.get("type") == "json_invalid" for item in items):
+        return error("bad_json", "the request body is not valid JSON")
+    # FastAPI's locations start with where the value was ("body"): paths here are in the body.
+    within = [{**item, "loc": tuple(item["loc"])[1:]} for item in items
+              if tuple(item["loc"])[:1] == ("body",)]
+    if len(within) < len(items):
+        return errors_message(items, None, "invalid_request")
+    return errors_message(within, exc.body, "invalid_request", root_field="body")
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="Dotted path of the offending field ('' for the whole).")
+    message: str
+
+
+class ErrorOut(BaseModel):
+    """Every error of this API (and of the WebSocket) has this shape."""
+
+    type: Literal["error"] = "error"
+    code: str = Field(description="For programs: too_large, bad_content_type, bad_json, "
+                      "invalid_request, not_found, no_run.")
+    message: str = Field(description="For people.")
+    field: str | None = Field(description="Dotted path of the first offending field, if any.")
+    errors: list[FieldError] = Field(description="Every problem found.")
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    meaning = {404: "No experiment has this id (or it has no recorded run).",
+               413: f"The request body is over {MAX_BODY_BYTES:,} bytes; nothing was stored.",
+               415: "The body is not sent as application/json; nothing was stored.",
+               422: "The body is not JSON or fails validation; nothing was stored."}
+    return {s: {"model": ErrorOut, "description": meaning[s]} for s in statuses}
+
+
+# --- models -------------------------------------------------------------------------------
+
+class SaveRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    spec: ExperimentSpec = Field(description="The setup; specs of older versions are migrated.")
+    name: str = Field("", max_length=MAX_NAME, description="Title, shown as text.")
+    note: str = Field("", max_length=MAX_NOTE, description="Free text, shown as text.")
+
+
+class SavedOut(BaseModel):
+    id: str = Field(description="16 URL-safe characters, 96 random bits.")
+    url: str = Field(description="The page of the experiment: /e/{id}.")
+
+
+class RunOut(BaseModel):
+    """The recorded run: enough to draw the page as it was, without training."""
+
+    step: int
+    epoch: int
+    spec_changed_at_step: int | None = Field(description="First step trained after a live "
+                                             "`update`; null when the spec alone replays the run.")
+    summary: dict[str, Any] = Field(description="The model, as in the `ready` message.")
+    data: dict[str, Any] = Field(description="The points, as in the `ready` message.")
+    frame: dict[str, Any] = Field(description="The last frame (boundary, layers, neurons, "
+                                  "links), as a `frame` message without `type` and `history`.")
+    history: dict[str, Any] = Field(description="The complete curves: {steps: {stride, step, "
+                                    "loss}, evals: {stride, epoch, step, lr, train_loss, "
+                                    "test_loss, train_metric, test_metric}}.")
+
+
+class LinksOut(BaseModel):
+    page: str
+    spec: str
+    script: str
+    metrics: str | None = Field(description="Null without a recorded run.")
+    weights: str | None = Field(description="Null without a recorded run.")
+
+
+class ExperimentOut(BaseModel):
+    id: str
+    created: str = Field(description="When it was saved, ISO 8601 UTC.")
+    name: str = Field(description="As saved: show it as text, never as HTML.")
+    note: str = Field(description="As saved: show it as text, never as HTML.")
+    spec_version: int = Field(description="Spec version it was saved with; `spec` is migrated "
+                              "to the current one.")
+    spec: ExperimentSpec
+    run: RunOut | None = Field(description="Null when only the setup was saved.")
+    links: LinksOut
+
+
+class SpecOut(BaseModel):
+    spec: ExperimentSpec = Field(description="Current version, every default filled in.")
+
+
+# --- routes -------------------------------------------------------------------------------
+
+def get_store(request: Request) -> Store:
+    return request.app.state.store
+
+
+StoreDep = Annotated[Store, Depends(get_store)]
+router = APIRouter(prefix="/api", tags=["experiments"], route_class=ExperimentRoute)
+
+
+async def _find(store: Store, experiment_id: str) -> Experiment:
+    found = await asyncio.to_thread(store.get, experiment_id)
+    if found is None:
+        raise ApiError(404, "not_found", "no experiment has this id", "id")
+    return found
+
+
+def no_run() -> ApiError:
+    return ApiError(404, "no_run", "this experiment was saved without a run, so it has no "
+                    "curves or weights; run it, then save")
+
+
+def _download(content: str | bytes, media_type: str, filename: str) -> Response:
+    return Response(content, media_type=media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@router.post("/experiments", status_code=201, response_model=SavedOut,
+             responses=_errors(413, 415, 422))
+async def save_experiment(body: SaveRequest, store: StoreDep) -> SavedOut:
+    """Save a setup (spec, name, note) without a run; the WebSocket's `save` adds the run."""
+    new = NewExperiment(spec=body.spec.model_dump(mode="json"), spec_version=SPEC_VERSION,
+                        name=body.name, note=body.note)
+    try:
+        experiment_id = await asyncio.to_thread(store.save, new)
+    except StoreError as exc:
+        raise ApiError(422, "invalid_request", str(exc)) from exc
+    return SavedOut(id=experiment_id, url=f"/e/{experiment_id}")
+
+
+@router.get("/experiments/{experiment_id}", response_model=ExperimentOut,
+            responses=_errors(404))
+async def get_experiment(experiment_id: str, store: StoreDep) -> Response:
+    """A saved experiment: its spec, name, note, and the recorded run (null if none)."""
+    found = await _find(store, experiment_id)
+    base = f"/api/experiments/{found.id}"
+    with_run = found.run_json is not None
+    meta = {"id": found.id, "created": found.created, "name": found.name, "note": found.note,
+            "spec_version": found.spec_version,
+            "spec": ExperimentSpec.model_validate(found.spec).model_dump(mode="json"),
+            "links": {"page": f"/e/{found.id}", "spec": f"{base}/spec.json",
+                      "script": f"{base}/script.py",
+                      "metrics": f"{base}/metrics.csv" if with_run else None,
+                      "weights": f"{base}/weights.pt" if with_run else None}}
+    # The run is stored as JSON already (megabytes for long runs): splice it in, not re-encode.
+    encoded = orjson.dumps(meta)[:-1] + b',"run":' + (found.run_json or b"null") + b"}"
+    return Response(encoded, media_type="application/json")
+
+
+@router.get("/experiments/{experiment_id}/spec.json", response_model=ExperimentSpec,
+            responses=_errors(404))
+async def experiment_spec(experiment_id: str, store: StoreDep) -> Response:
+    """The spec as a JSON file (current version, every default filled in)."""
+    found = await _find(store, experiment_id)
+    spec = ExperimentSpec.model_validate(found.spec).model_dump(mode="json")
+    return _download(orjson.dumps(spec, option=orjson.OPT_INDENT_2), "application/json",
+                     f"torchplay-{found.id}.json")
+
+
+@router.get("/experiments/{experiment_id}/metrics.csv", responses={
+    **_errors(404), 200: {"content": {"text/csv": {}}, "description": "The curves as CSV."}})
+async def experiment_metrics(experiment_id: str, store: StoreDep) -> Response:
+    """The recorded curves as CSV (layout in docs/experiments.md): one row per step, with the
+    mini-batch loss, and the evaluation columns filled at step 0 and every epoch's end."""
+    found = await _find(store, experiment_id)
+    if found.run_json is None:
+        raise no_run()
+    text = await asyncio.to_thread(_metrics_of, found)  # megabytes for a long run: off the loop
+    return _download(text, "text/csv; charset=utf-8", f"torchplay-{found.id}.csv")
+
+
+def _metrics_of(found: Experiment) -> str:
+    run = found.run
+    assert run is not None
+    return metrics_csv(run["history"], run["frame"]["metric"])
+
+
+@router.get("/experiments/{experiment_id}/weights.pt", responses={
+    **_errors(404), 200: {"content": {"application/octet-stream": {}},
+                          "description": "torch.save'd state_dict."}})
+async def experiment_weights(experiment_id: str, store: StoreDep) -> Response:
+    """The final weights: a state_dict (torch.save) that the exported script's model loads."""
+    weights = await asyncio.to_thread(store.weights, experiment_id)
+    if weights is None:
+        await _find(store, experiment_id)  # 404 either way; which one tells the reader why
+        raise no_run()
+    return _download(weights, "application/octet-stream", f"torchplay-{experiment_id}.pt")
+
+
+PYTHON = {200: {"content": {"text/x-python": {}}, "description": "A standalone script."}}
+
+
+@router.get("/experiments/{experiment_id}/script.py", responses={**_errors(404), **PYTHON})
+async def experiment_script(experiment_id: str, store: StoreDep) -> Response:
+    """A standalone Python script (numpy and torch only) that rebuilds and trains the
+    experiment; on the CPU it makes torchplay's run step for step."""
+    found = await _find(store, experiment_id)
+    script = script_for(ExperimentSpec.model_validate(found.spec))
+    return _download(script, "text/x-python; charset=utf-8", f"torchplay-{found.id}.py")
+
+
+@router.get("/experiments/{anything:path}", include_in_schema=False)
+async def no_such_experiment(anything: str) -> Response:
+    """Any other path under /api/experiments/ (a slash in an 'id'): the same 404 as an
+    unknown id, so that no answer tells one guess from another."""
+    raise ApiError(404, "not_found", "no experiment has this id", "id")
+
+
+@router.post("/export/script", responses={**_errors(413, 415, 422), **PYTHON})
+async def export_script(spec: ExperimentSpec) -> Response:
+    """The standalone script of an unsaved spec (the request body is the spec itself)."""
+    return _download(script_for(spec), "text/x-python; charset=utf-8", "torchplay.py")
+
+
+@router.post("/spec/migrate", response_model=SpecOut, responses=_errors(413, 415, 422))
+async def migrate_spec(spec: ExperimentSpec) -> SpecOut:
+    """A spec of any version this server reads (an old link), brought to the current version
+    and validated, with every default filled in: what the page restores its controls from."""
+    return SpecOut(spec=spec)
+
+
+# --- the WebSocket's save -----------------------------------------------------------------
+
+async def save_live_run(runner: Runner, store: Store | None, handle: SessionHandle, name: str,
+                        note: str) -> dict[str, Any]:
+    """Record a live run on its worker (between two steps), store it, and return the reply:
+    `saved` once the row is committed, or a `save_failed` error (then nothing is stored)."""
+    if store is None:
+        return error("save_failed", "this server keeps no store")
+    try:
+        recording, weights = await asyncio.wait_for(
+            asyncio.wrap_future(runner.call(handle, lambda session: session.recording())),
+            SAVE_TIMEOUT)
+        new = NewExperiment(spec=recording["spec"], spec_version=SPEC_VERSION, name=name,
+                            note=note, run=recording["run"], weights=weights)
+        experiment_id = await asyncio.to_thread(store.save, new)
+    except TimeoutError:
+        return error("save_failed", f"the run did not hand over its state within "
+                     f"{SAVE_TIMEOUT:.0f} s; nothing was saved")
+    except Exception as exc:  # any failure is reported to the client; the run goes on
+        return error("save_failed", f"the run was not saved: {exc}")
+    run = recording["run"]
+    return {"type": "saved", "id": experiment_id, "url": f"/e/{experiment_id}",
+            "step": run["step"], "epoch": run["epoch"]}

@@ -1,0 +1,250 @@
+"""The /ws endpoint: one Connection per socket, reading controls and writing frames.
+
+Reading and writing are separate tasks. Everything outgoing passes through a Mailbox and a
+single writer, so errors, events and frames never interleave on the socket; the writer takes
+only the newest frame, so a slow client gets fewer frames rather than a growing queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+import orjson
+from fastapi import WebSocket, WebSocketDisconnect
+from pydantic import ValidationError
+
+from torchplay.api.experiments import save_live_run
+from torchplay.api.messages import (
+    MAX_MESSAGE_BYTES,
+    CheckGradients,
+    Ping,
+    Rate,
+    Save,
+    Start,
+    Step,
+    Stop,
+    Update,
+    client_message,
+    error,
+    validation_error,
+)
+from torchplay.gradcheck import check_now
+from torchplay.group import RunGroup
+from torchplay.history import Cursor
+from torchplay.runner import Mailbox, Runner, RunnerFull, SessionHandle
+from torchplay.session import resolve_device
+from torchplay.spec import ExperimentSpec, SpecError, apply_patch, patched
+from torchplay.store import Store
+
+
+class Connection:
+    """One client's socket and, once it has sent 'start', its session."""
+
+    def __init__(self, ws: WebSocket, runner: Runner, store: Store | None = None) -> None:
+        self.ws = ws
+        self.runner = runner
+        self.store = store
+        self.loop = asyncio.get_running_loop()
+        self.wake = asyncio.Event()
+        self.replies = Mailbox(self.notify)
+        self.handle: SessionHandle | None = None
+        self.cursors: dict[int, Cursor] = {}  # per variant: how much history it has sent
+
+    def notify(self) -> None:
+        """Wake the writer; called from worker threads too."""
+        self.loop.call_soon_threadsafe(self.wake.set)
+
+    def reply(self, message: dict[str, Any]) -> None:
+        self.replies.put_message(message)
+
+    async def serve(self) -> None:
+        writer = asyncio.create_task(self.write_loop())
+        try:
+            await self.read_loop()
+        except WebSocketDisconnect:
+            pass
+        finally:
+            self.release()
+            writer.cancel()
+            # The writer may have been mid-send on a socket that just closed.
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, OSError,
+                                     RuntimeError):
+                await writer
+
+    def release(self) -> None:
+        if self.handle is not None:
+            self.runner.close(self.handle)
+            self.handle = None
+
+    async def write_loop(self) -> None:
+        while True:
+            await self.wake.wait()
+            self.wake.clear()
+            messages, _ = self.replies.take()
+            handle, frames = self.handle, []
+            if handle is not None:
+                events, frames = handle.mailbox.take()
+                messages += events
+            for message in messages:
+                await self.ws.send_text(orjson.dumps(message).decode())
+            for frame in frames:
+                if handle is not self.handle or handle is None:
+                    break  # a new run started while this one's frames waited
+                variant = frame.get("variant", 0)
+                history = handle.session.histories[variant]
+                try:  # the history up to this frame's step, not rows recorded since it was built
+                    frame["history"], self.cursors[variant] = history.since(
+                        self.cursors.get(variant, Cursor()), frame.pop("history_mark"))
+                except KeyError:
+                    continue  # built before a reset (or a thinning): a newer frame follows
+                await self.ws.send_text(orjson.dumps({"type": "frame", **frame}).decode())
+
+    async def read_loop(self) -> None:
+        while True:
+            raw = await self.ws.receive()
+            if raw["type"] == "websocket.disconnect":
+                return
+            text = raw.get("text")
+            if text is None:
+                self.reply(error("binary_not_supported", "messages are JSON text; this server "
+                                 "received a binary message and ignored it"))
+                continue
+            if len(text) > MAX_MESSAGE_BYTES:
+                self.reply(error("message_too_large", f"a message of {len(text):,} characters "
+                                 f"was ignored; the limit is {MAX_MESSAGE_BYTES:,}"))
+                continue
+            await self.handle_text(text)
+
+    async def handle_text(self, text: str) -> None:
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
+            self.reply(error("bad_json", f"the message is not valid JSON: {exc}"))
+            return
+        if not isinstance(data, dict):
+            self.reply(error("bad_message", "a message is a JSON object with a 'type' field",
+                             "type"))
+            return
+        try:
+            message = client_message.validate_python(data)
+        except ValidationError as exc:
+            code = "invalid_spec" if data.get("type") == "start" else "invalid_message"
+            self.reply(validation_error(exc, data, code, root_field="type"))
+            return
+        await self.dispatch(message)
+
+    async def dispatch(self, message: Any) -> None:
+        if isinstance(message, Start):
+            await self.start(message)
+        elif isinstance(message, Ping):
+            self.reply({"type": "pong", "id": message.id})
+        elif self.handle is None:
+            self.reply(error("no_session", f"'{message.type}' needs a run: send 'start' first",
+                             "type"))
+        elif isinstance(message, Stop):
+            self.release()
+            self.reply({"type": "event", "event": "stopped"})
+        elif isinstance(message, Update):
+            self.update(message)
+        elif isinstance(message, Step):
+            self.runner.command(self.handle, "step", message.n, message.unit)
+        elif isinstance(message, Rate):
+            self.runner.command(self.handle, "rate", message.fps)
+        elif isinstance(message, Save) and self.handle.is_group:
+            self.reply(error("not_supported", "save stores a single run; runs trained side "
+                             "by side cannot be saved as one", "type"))
+        elif isinstance(message, Save):  # awaited: later messages wait until it is stored
+            self.reply(await save_live_run(self.runner, self.store, self.handle, message.name,
+                                           message.note))
+        elif isinstance(message, CheckGradients):
+            self.reply(await self.check_gradients(self.handle, message))
+        else:
+            self.runner.command(self.handle, message.type)
+
+    async def start(self, message: Start) -> None:
+        wanted = message.spec.training.device
+        variants: list[ExperimentSpec] | None = None
+        for k, variant in enumerate(message.variants or []):
+            merged = patched(message.spec, variant.patch)
+            try:
+                variants = (variants or []) + [ExperimentSpec.model_validate(merged)]
+            except ValidationError as exc:
+                self.reply(validation_error(exc, merged, "invalid_spec",
+                                            prefix=f"variants.{k}.patch"))
+                return
+        try:  # a device this server lacks is refused before the run it would replace is dropped
+            resolve_device(self.runner.device if wanted == "auto" else wanted)
+            self.release()
+            handle, ready = await asyncio.to_thread(self._open, message, variants)
+        except RunnerFull as exc:
+            self.reply(error("busy", str(exc)))
+            return
+        except SpecError as exc:
+            self.reply(error("invalid_spec", f"spec.{exc.field}: {exc.message}",
+                             f"spec.{exc.field}"))
+            return
+        self.reply(ready)  # before the first frame: the writer sends replies first
+        self.cursors = {}
+        self.handle = handle
+        self.notify()
+
+    def _open(self, message: Start, variants: list[ExperimentSpec] | None,
+              ) -> tuple[SessionHandle, dict[str, Any]]:
+        handle = self.runner.open(message.spec, message.fps, self.notify, message.run,
+                                  variants)
+        sessions = handle.session.sessions if isinstance(handle.session, RunGroup) else \
+            [handle.session]
+        ready = {"type": "ready", "session": handle.id, "spec": message.spec.model_dump(),
+                 "summary": sessions[0].summary(), "data": sessions[0].dataset()}
+        if variants is not None:
+            ready["variants"] = [
+                {"label": v.label, "spec": spec.model_dump(), "summary": session.summary(),
+                 # points differ only when a variant changes the data: send them only then
+                 "data": session.dataset() if spec.data != message.spec.data else None}
+                for v, spec, session in zip(message.variants or [], variants, sessions,
+                                            strict=True)]
+            ready["batched"] = handle.session.batched  # type: ignore[union-attr]
+        return handle, ready
+
+    async def check_gradients(self, handle: SessionHandle,
+                              message: CheckGradients) -> dict[str, Any]:
+        """Autograd against finite differences for one run, between two of its steps."""
+        count = len(handle.variant_specs or [handle.spec])
+        if message.variant >= count:
+            return error("invalid_message", f"variant: this run has {count} variant(s), "
+                         f"numbered from 0", "variant")
+        variant, points = message.variant, message.points
+
+        def check(session: Any) -> dict[str, Any]:
+            lone = session.current(variant) if isinstance(session, RunGroup) else session
+            return check_now(lone, points)
+
+        try:
+            report = await asyncio.wrap_future(self.runner.call(handle, check))
+        except ValueError as exc:
+            return error("too_large", str(exc), "type")
+        return {"type": "gradient_check", "variant": variant, **report}
+
+    def update(self, message: Update) -> None:
+        """Patch the run's spec, or every variant's alike in a group."""
+        handle = self.handle
+        assert handle is not None
+        specs = handle.variant_specs or [handle.spec]
+        try:
+            new = [apply_patch(spec, message.patch) for spec in specs]
+        except ValidationError as exc:
+            # Paths are read against the merged spec, which (unlike a patch) names the
+            # optimizer's kind, so the union tag pydantic adds is recognised and left out.
+            merged = patched(handle.spec, message.patch)
+            self.reply(validation_error(exc, merged, "invalid_update", prefix="patch"))
+            return
+        except SpecError as exc:
+            self.reply(error("needs_restart", exc.message, f"patch.{exc.field}"))
+            return
+        handle.spec = new[0]
+        if handle.variant_specs is not None:
+            handle.variant_specs = new
+        self.runner.command(handle, "update", new if handle.is_group else new[0])

@@ -1,0 +1,317 @@
+"""Many variants of one architecture trained as one computation: comparisons and sweeps.
+
+K variants share the layer stack, the number of training points and the batch size; they may
+differ in seeds, data noise, initializers, optimizer settings (SGD or Adam/AdamW), schedule and
+L1/L2. Weights are stacked (K, out, in) and each Linear runs as one baddbmm for all variants;
+the loss is the sum of the variants' own mean losses, so each variant's gradient is exactly its
+own, and the optimizers are elementwise. Each variant starts from a lone TrainingSession (its
+data, weights and generators) and keeps that session's counters and history up to date, so
+variant k makes the run its session would make alone, to float rounding, and every frame of it
+is that session's frame.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from torchplay.build import SeededDropout, lr_factor
+from torchplay.session import TrainingSession, _finite
+from torchplay.spec import AdamSpec, ExperimentSpec, SGDSpec, SpecError
+
+BATCHABLE_LAYERS = ("linear", "activation", "dropout")
+
+
+def check_batchable(specs: Sequence[ExperimentSpec]) -> None:
+    """Raise SpecError naming the first thing that keeps these specs from one batch."""
+    first = specs[0]
+
+    def shape(spec: ExperimentSpec) -> list[tuple[object, ...]]:
+        return [(layer.type, getattr(layer, "units", None), getattr(layer, "bias", None),
+                 getattr(layer, "fn", None), getattr(layer, "slope", None),
+                 getattr(layer, "p", None)) for layer in spec.network.layers]
+
+    for i, layer in enumerate(first.network.layers):
+        if layer.type not in BATCHABLE_LAYERS or getattr(layer, "fn", None) == "prelu":
+            raise SpecError(f"network.layers.{i}", "runs side by side support linear, dropout "
+                            "and activation layers other than prelu")
+    if first.optimizer.kind not in ("sgd", "adam", "adamw") or \
+            isinstance(first.optimizer, AdamSpec) and first.optimizer.amsgrad:
+        raise SpecError("optimizer.kind", "runs side by side support sgd, adam and adamw")
+    for spec in specs[1:]:
+        for field, same in (
+                ("network.layers", shape(spec) == shape(first)),
+                ("loss", spec.loss == first.loss),
+                ("optimizer.kind", spec.optimizer.kind == first.optimizer.kind),
+                ("training.batch_size", spec.training.batch_size == first.training.batch_size),
+                ("data.points", (spec.data.points, spec.data.train_fraction) ==
+                 (first.data.points, first.data.train_fraction)),
+                ("data.kind", spec.data.kind == first.data.kind and
+                 spec.data.n_classes == first.data.n_classes),
+                ("features", spec.input_dim == first.input_dim)):
+            if not same:
+                raise SpecError(field, f"runs side by side must share {field}")
+
+
+class BatchedRuns:
+    """K TrainingSessions advanced together by one stacked computation per step."""
+
+    def __init__(self, specs: Sequence[ExperimentSpec], device: torch.device) -> None:
+        check_batchable(specs)
+        self.sessions = [TrainingSession(spec, device) for spec in specs]
+        first = self.sessions[0]
+        self.spec = specs[0]
+        self.x_train = torch.stack([s.x_train for s in self.sessions])  # (K, N, F)
+        self.y_train = torch.stack([s.y_train for s in self.sessions])  # (K, N)
+        self.x_test = torch.stack([s.x_test for s in self.sessions])
+        self.y_test = torch.stack([s.y_test for s in self.sessions])
+        self.modules = list(first.model)  # the layer kinds; parameters live stacked below
+        self.linear_at = [i for i, m in enumerate(self.modules) if isinstance(m, nn.Linear)]
+        self.weights = [self._stack(i, "weight") for i in self.linear_at]  # (K, out, in)
+        self.biases = [self._stack(i, "bias") for i in self.linear_at]  # (K, out) or None
+        self.params = [p for p in self.weights + self.biases if p is not None]
+        self.state: list[dict[str, torch.Tensor]] = [{} for _ in self.params]
+        self.steps_taken = 0
+        self.position = 0  # within the epoch, the same for every variant
+        self.order = torch.stack([s._order for s in self.sessions])  # (K, N)
+        self._unflushed: list[list[float]] = []  # step losses not yet in the histories
+        self._hyper()
+
+    def _stack(self, index: int, name: str) -> torch.Tensor | None:
+        tensors = [getattr(s.model[index], name) for s in self.sessions]
+        if tensors[0] is None:
+            return None
+        return torch.stack([t.detach() for t in tensors]).requires_grad_()
+
+    def _column(self, values: Sequence[float]) -> torch.Tensor:
+        return torch.tensor(values, dtype=torch.float32, device=self.x_train.device)
+
+    def _hyper(self) -> None:
+        """Per-variant settings as (K, 1, ..) tensors shaped for each parameter; read again
+        whenever a learning rate changes."""
+        specs = [s.spec for s in self.sessions]
+        opts = [s.optimizer for s in specs]
+        self.l1 = self._column([s.regularization.l1 for s in specs])
+        self.l2 = self._column([s.regularization.l2 for s in specs])
+        self.use_l1, self.use_l2 = bool(self.l1.any()), bool(self.l2.any())
+        columns = {"lr": [s.lr for s in self.sessions],
+                   "weight_decay": [o.weight_decay for o in opts]}
+        if isinstance(opts[0], SGDSpec):
+            columns.update(momentum=[o.momentum for o in opts],  # type: ignore[union-attr]
+                           dampening=[o.dampening for o in opts],  # type: ignore[union-attr]
+                           nesterov=[float(o.nesterov) for o in opts])  # type: ignore[union-attr]
+        else:
+            columns.update(beta1=[o.beta1 for o in opts],  # type: ignore[union-attr]
+                           beta2=[o.beta2 for o in opts],  # type: ignore[union-attr]
+                           eps=[o.eps for o in opts])  # type: ignore[union-attr]
+        self.uses = {name: any(values) for name, values in columns.items()}
+        tensors = {name: self._column(values) for name, values in columns.items()}
+        self.shaped = [{name: t.view((-1,) + (1,) * (p.dim() - 1)) for name, t in tensors.items()}
+                       for p in self.params]
+
+    # --- the model, stacked ---------------------------------------------------------------
+
+    def forward(self, x: torch.Tensor, train: bool,
+                record: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """(K, B, F) -> (K, B, outputs); `record` collects every module's output."""
+        h, linear = x, 0
+        for m in self.modules:
+            if isinstance(m, nn.Linear):
+                w, b = self.weights[linear], self.biases[linear]
+                h = torch.bmm(h, w.transpose(1, 2)) if b is None else \
+                    torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
+                linear += 1
+            elif isinstance(m, SeededDropout):
+                if train and m.p > 0:
+                    h = h * self._dropout_masks(h, m.p) / (1.0 - m.p)
+            else:
+                h = m(h)
+            if record is not None:
+                record.append(h.detach())
+        return h
+
+    def _dropout_masks(self, h: torch.Tensor, p: float) -> torch.Tensor:
+        # Each variant draws its masks from its own generator, as it would alone.
+        return torch.stack([torch.empty_like(h[k]).bernoulli_(1.0 - p, generator=s.dropout_g)
+                            for k, s in enumerate(self.sessions)])
+
+    def _losses(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Each variant's mean loss over its batch: (K,)."""
+        kind = self.spec.loss.kind
+        if kind == "cross_entropy":
+            per_point = F.cross_entropy(out.flatten(0, 1), y.flatten(), reduction="none")
+            return per_point.view(y.shape).mean(1)
+        if kind == "bce":
+            return F.binary_cross_entropy_with_logits(out[..., 0], y.float(),
+                                                      reduction="none").mean(1)
+        if kind == "mse":
+            return (out[..., 0] - y).pow(2).mean(1)
+        return F.huber_loss(out[..., 0], y, reduction="none", delta=self.spec.loss.delta).mean(1)
+
+    def _penalty(self) -> torch.Tensor | None:
+        terms = []
+        if self.use_l1:
+            terms += [(self.l1 * w.abs().sum((1, 2))).sum() for w in self.weights]
+        if self.use_l2:
+            terms += [(self.l2 * w.pow(2).sum((1, 2))).sum() for w in self.weights]
+        return sum(terms) if terms else None  # type: ignore[return-value]
+
+    # --- training -------------------------------------------------------------------------
+
+    def step(self, probe: bool = False) -> None:
+        """One optimizer step for every variant on its own next mini-batch."""
+        size = self.sessions[0].batch_size
+        index = self.order[:, self.position:self.position + size]  # (K, B)
+        x = torch.take_along_dim(self.x_train, index.unsqueeze(-1), dim=1)  # (K, B, F)
+        y = torch.take_along_dim(self.y_train, index, dim=1)
+        record: list[torch.Tensor] | None = [] if probe else None
+        losses = self._losses(self.forward(x, train=True, record=record), y)
+        penalty = self._penalty()
+        total = losses.sum() if penalty is None else losses.sum() + penalty
+        grads = torch.autograd.grad(total, self.params)
+        before = [w.detach().clone() for w in self.weights] if probe else []
+        with torch.no_grad():
+            self._update(grads)
+        self._unflushed.append(losses.tolist())
+        self.steps_taken += 1
+        self.position += size
+        if probe:
+            self._store_probe(record or [], grads, before)
+        if self.position >= self.order.shape[1]:
+            self._end_epoch()
+        elif probe:
+            self.flush()
+
+    def flush(self) -> None:
+        """Bring each session's counters and history up to date (before reading them)."""
+        rows, self._unflushed = self._unflushed, []
+        for k, session in enumerate(self.sessions):
+            first = session.step_count + 1
+            good = []
+            for step, row in enumerate(rows, start=first):
+                if not math.isfinite(row[k]):
+                    if not session.diverged:
+                        session.step_count = step
+                        session._diverge(row[k])
+                    break
+                good.append((step, row[k]))
+            session.history.add_steps(good)
+            session.step_count = first - 1 + len(rows)
+            session._position = self.position
+
+    def _update(self, grads: Sequence[torch.Tensor]) -> None:
+        """torch.optim's SGD or Adam/AdamW update, with per-variant hyperparameters."""
+        kind, uses = self.spec.optimizer.kind, self.uses
+        t = self.steps_taken + 1
+        for param, grad, state, h in zip(self.params, grads, self.state, self.shaped,
+                                         strict=True):
+            if uses["weight_decay"]:
+                if kind == "adamw":
+                    param.mul_(1 - h["lr"] * h["weight_decay"])
+                else:
+                    grad = grad + h["weight_decay"] * param
+            if kind == "sgd":
+                if uses["momentum"]:
+                    if "buf" not in state:
+                        state["buf"] = grad.clone()
+                    else:
+                        state["buf"].mul_(h["momentum"]).add_((1 - h["dampening"]) * grad)
+                    # momentum 0 means plain SGD (torch keeps no buffer then)
+                    step = torch.where(h["momentum"] > 0, state["buf"], grad)
+                    if uses["nesterov"]:
+                        step = torch.where(h["nesterov"] > 0, grad + h["momentum"] * step, step)
+                    grad = step
+                param.sub_(h["lr"] * grad)
+                continue
+            m = state.setdefault("m", torch.zeros_like(param))
+            v = state.setdefault("v", torch.zeros_like(param))
+            m.lerp_(grad, 1 - h["beta1"])
+            v.mul_(h["beta2"]).addcmul_(grad, grad * (1 - h["beta2"]))
+            denom = (v.sqrt() / torch.sqrt(1 - h["beta2"] ** t)).add_(h["eps"])
+            param.sub_(h["lr"] / (1 - h["beta1"] ** t) * m / denom)
+
+    def _store_probe(self, outputs: list[torch.Tensor], grads: Sequence[torch.Tensor],
+                     before: list[torch.Tensor]) -> None:
+        """Per-variant layer statistics of this step, in the lone session's columns."""
+        rows: list[torch.Tensor] = []
+        for output in outputs:  # (K, B, units)
+            var, mean = torch.var_mean(output.flatten(1), dim=1, correction=0)
+            rows += [mean, var]
+        rows += [g.flatten(1).norm(dim=1) for g in grads]  # weights, then biases
+        rows += [w.detach().flatten(1).norm(dim=1) for w in self.weights]
+        rows += [(w.detach() - b).flatten(1).norm(dim=1) / b.flatten(1).norm(dim=1)
+                 for w, b in zip(self.weights, before, strict=True)]
+        table = torch.stack(rows).T.tolist()  # (K, rows): one read-back for all variants
+        n, n_w = len(self.modules), len(self.weights)
+        with_bias = [at for at, b in zip(self.linear_at, self.biases, strict=True)
+                     if b is not None]
+        for session, row in zip(self.sessions, table, strict=True):
+            cut = [2 * n, n_w, len(with_bias), n_w, n_w]
+            parts = []
+            for size in cut:
+                parts.append(row[:size])
+                row = row[size:]
+            moments, grad_w, grad_b, weight_norm, ratio = parts
+            columns: dict[str, list[float | None]] = {
+                "act_mean": moments[0::2], "act_var": moments[1::2],
+                "grad_norm_weight": [None] * n, "grad_norm_bias": [None] * n,
+                "weight_norm": [None] * n, "update_ratio": [None] * n}
+            for j, at in enumerate(self.linear_at):
+                columns["grad_norm_weight"][at] = grad_w[j]
+                columns["weight_norm"][at] = weight_norm[j]
+                columns["update_ratio"][at] = ratio[j]
+            for j, at in enumerate(with_bias):
+                columns["grad_norm_bias"][at] = grad_b[j]
+            session.last_layers = columns
+
+    def _end_epoch(self) -> None:
+        self.position = 0
+        self.flush()
+        for session in self.sessions:
+            session.epoch += 1
+            session._order = session._new_order()
+            session._position = 0
+            base = session.spec.optimizer.lr
+            session.optimizer.param_groups[0]["lr"] = \
+                base * lr_factor(session.spec.schedule, session.epoch, base)
+        self.order = torch.stack([s._order for s in self.sessions])
+        self._hyper()
+        self._record_evals()
+
+    @torch.no_grad()
+    def _record_evals(self) -> None:
+        rows = []
+        for x, y in ((self.x_train, self.y_train), (self.x_test, self.y_test)):
+            out = self.forward(x, train=False)
+            losses = self._losses(out, y)
+            rows += [losses, self._metric(out, y)]
+        table = torch.stack(rows).T.tolist()  # (K, 4)
+        for session, (train_loss, train_metric, test_loss, test_metric) in zip(
+                self.sessions, table, strict=True):
+            session.history.add_eval((session.epoch, session.step_count, session.lr,
+                                      _finite(train_loss), _finite(test_loss),
+                                      _finite(train_metric), _finite(test_metric)))
+
+    def _metric(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.spec.data.task == "regression":
+            pred = out[..., 0]
+            sse = (pred - y).pow(2).sum(1)
+            sst = (y - y.mean(1, keepdim=True)).pow(2).sum(1).clamp_min(1e-12)
+            return 1 - sse / sst
+        label = (out[..., 0] > 0).long() if self.spec.output_dim == 1 else out.argmax(-1)
+        return (label == y).float().mean(1)
+
+    def sync(self) -> None:
+        """Bring every session fully up to date, weights included (before its frame)."""
+        self.flush()
+        with torch.no_grad():
+            for j, at in enumerate(self.linear_at):
+                for k, session in enumerate(self.sessions):
+                    session.model[at].weight.copy_(self.weights[j][k])
+                    if self.biases[j] is not None:
+                        session.model[at].bias.copy_(self.biases[j][k])
+

@@ -1,0 +1,58 @@
+"""The `torchplay` command: start the server and print where it listens."""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import webbrowser
+from pathlib import Path
+
+import uvicorn
+
+from torchplay.api.app import create_app
+from torchplay.settings import Settings
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[Settings, bool]:
+    """Settings from flags over TORCHPLAY_* variables, and whether to open a browser."""
+    defaults = Settings()
+    parser = argparse.ArgumentParser(prog="torchplay", description="A visual neural-network "
+                                     "playground backed by PyTorch.")
+    parser.add_argument("--host", default=defaults.host, help="interface (default %(default)s)")
+    parser.add_argument("--port", type=int, default=defaults.port,
+                        help="port, 0 for any free one (default %(default)s)")
+    parser.add_argument("--device", default=defaults.device,
+                        choices=("auto", "cpu", "cuda", "mps"),
+                        help="device for runs that ask for auto (default %(default)s)")
+    parser.add_argument("--db", type=Path, default=defaults.db,
+                        help="SQLite file for saved experiments (default %(default)s)")
+    parser.add_argument("--workers", type=int, default=defaults.workers,
+                        help="training threads (default %(default)s)")
+    parser.add_argument("--max-sessions", type=int, default=defaults.max_sessions,
+                        help="sessions training at once (default %(default)s)")
+    parser.add_argument("--open", action="store_true", help="open the page in a browser")
+    args = parser.parse_args(argv)
+    options = vars(args)
+    opening = options.pop("open")
+    return Settings(**options), opening
+
+
+def main(argv: list[str] | None = None) -> None:
+    settings, opening = parse_args(argv)
+    # IPPROTO_TCP named: asyncio sets TCP_NODELAY only on sockets that say so, and without it
+    # a frame written right after another waits ~40 ms for the client's delayed ACK (Nagle).
+    sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET,
+                         socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((settings.host, settings.port))
+    sock.listen(2048)  # connections made as soon as the URL is printed wait, not fail
+    host, port = sock.getsockname()[:2]
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    url = f"http://{shown}:{port}/"
+    print(f"torchplay is serving {url}", flush=True)
+    if opening:
+        webbrowser.open(url)
+    # Frames are mostly base64 already; deflate would cost ~1 ms of server CPU per frame.
+    config = uvicorn.Config(create_app(settings), log_level="warning",
+                            ws_per_message_deflate=False)
+    uvicorn.Server(config).run(sockets=[sock])

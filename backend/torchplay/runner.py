@@ -1,0 +1,259 @@
+"""Where sessions train: worker threads that share the machine fairly between sessions.
+
+Training never runs on the server's event loop. Each live session has a SessionHandle: commands
+go in through a queue, frames and events come out through a Mailbox whose single frame slot
+holds only the newest frame, so a slow reader never slows training or grows a queue. Workers
+take runnable sessions round-robin and give each a time slice, so ten sessions on two cores each
+get a tenth of a worker. This module is the one seam where other places to train (more
+processes, more machines) would plug in.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from torchplay.group import RunGroup
+from torchplay.session import TrainingSession, resolve_device
+from torchplay.spec import ExperimentSpec
+
+
+class RunnerFull(RuntimeError):
+    """No room for another session."""
+
+
+class Mailbox:
+    """What a run has to say to its client: events in order, and the newest frame only (one
+    slot per variant when variants train side by side)."""
+
+    def __init__(self, notify: Callable[[], None]) -> None:
+        self._lock = threading.Lock()
+        self._messages: list[dict[str, Any]] = []
+        self._frames: dict[int, dict[str, Any]] = {}
+        self._notify = notify
+
+    def put_message(self, message: dict[str, Any]) -> None:
+        with self._lock:
+            self._messages.append(message)
+        self._notify()
+
+    def put_frame(self, frame: dict[str, Any], variant: int = 0) -> None:
+        """Replace any unsent frame: the client sees the newest state, never a backlog."""
+        with self._lock:
+            self._frames[variant] = frame
+        self._notify()
+
+    def take(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        with self._lock:
+            messages, frames = self._messages, list(self._frames.values())
+            self._messages, self._frames = [], {}
+        return messages, frames
+
+    @property
+    def frame_waiting(self) -> bool:
+        return bool(self._frames)
+
+
+@dataclass
+class SessionHandle:
+    """A live session as the runner and the web layer see it."""
+
+    id: int
+    session: TrainingSession | RunGroup
+    spec: ExperimentSpec  # the latest spec accepted for this session (variant 0's in a group)
+    mailbox: Mailbox
+    fps: float
+    commands: deque[tuple[Any, ...]] = field(default_factory=deque)
+    last_frame: float = 0.0
+    force_frame: bool = True
+    closed: bool = False
+    queued: bool = False
+    variant_specs: list[ExperimentSpec] | None = None  # the variants trained side by side
+
+    @property
+    def is_group(self) -> bool:
+        return self.variant_specs is not None
+
+
+class Runner:
+    """Owns the worker threads and the live sessions."""
+
+    def __init__(self, workers: int = 1, max_sessions: int = 16, slice_seconds: float = 0.01,
+                 torch_threads: int | None = 1, device: str = "auto") -> None:
+        if torch_threads:
+            torch.set_num_threads(torch_threads)  # tiny models gain nothing from more
+        # The first optimizer torch builds imports its compiler stack (seconds): pay that here,
+        # at start, rather than on the first user's first run.
+        torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+        self.max_sessions = max_sessions
+        self.slice_seconds = slice_seconds
+        self.device = device
+        self._ids = itertools.count(1)
+        self._handles: dict[int, SessionHandle] = {}
+        self._runnable: deque[SessionHandle] = deque()
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._workers = [threading.Thread(target=self._work, name=f"torchplay-worker-{i}",
+                                          daemon=True) for i in range(workers)]
+        for worker in self._workers:
+            worker.start()
+
+    @property
+    def session_count(self) -> int:
+        return len(self._handles)
+
+    def open(self, spec: ExperimentSpec, fps: float, notify: Callable[[], None],
+             run: bool = True, variants: list[ExperimentSpec] | None = None) -> SessionHandle:
+        """Build a session, or a group of variants trained side by side (slow: call it off
+        the event loop), and schedule it. A group counts as one session."""
+        with self._cond:
+            if len(self._handles) >= self.max_sessions:
+                raise RunnerFull(f"the server is training its limit of {self.max_sessions} "
+                                 "sessions; try again when one ends")
+            handle_id = next(self._ids)
+            self._handles[handle_id] = None  # type: ignore[assignment]  # holds the place
+        try:
+            wanted = spec.training.device
+            device = resolve_device(self.device if wanted == "auto" else wanted)
+            session: TrainingSession | RunGroup = \
+                RunGroup(variants, device) if variants else TrainingSession(spec, device)
+        except BaseException:
+            with self._cond:
+                del self._handles[handle_id]
+            raise
+        session.running = run
+        handle = SessionHandle(handle_id, session, spec, Mailbox(notify), fps,
+                               variant_specs=variants)
+        with self._cond:
+            self._handles[handle_id] = handle
+            self._schedule(handle)
+        return handle
+
+    def command(self, handle: SessionHandle, *command: Any) -> None:
+        """Queue a control for the worker: pause, resume, reset, step, update, rate."""
+        with self._cond:
+            handle.commands.append(command)
+            self._schedule(handle)
+
+    def call(self, handle: SessionHandle, fn: Callable[[TrainingSession], Any]) -> Future[Any]:
+        """Run fn(session) on the worker that owns the session, between two steps (so it sees
+        the session still); the Future holds its result or its exception."""
+        future: Future[Any] = Future()
+        self.command(handle, "call", fn, future)
+        return future
+
+    def close(self, handle: SessionHandle) -> None:
+        """Forget a session now; a worker midway through its slice drops it after."""
+        with self._cond:
+            handle.closed = True
+            self._handles.pop(handle.id, None)
+
+    def shutdown(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._handles.clear()
+            self._cond.notify_all()
+        for worker in self._workers:
+            worker.join(timeout=5)
+
+    # --- workers --------------------------------------------------------------------------
+
+    def _schedule(self, handle: SessionHandle) -> None:
+        """Queue a handle that has something to do (caller holds the lock)."""
+        if not handle.queued and not handle.closed:
+            handle.queued = True
+            self._runnable.append(handle)
+            self._cond.notify()
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while not self._runnable and not self._stopping:
+                    self._cond.wait()
+                if self._stopping:
+                    return
+                handle = self._runnable.popleft()
+                commands = list(handle.commands)
+                handle.commands.clear()
+            try:
+                self._run_slice(handle, commands)
+            except Exception as error:  # a bug in one session must not stop the worker
+                handle.session.running = False
+                handle.mailbox.put_message({"type": "error", "code": "internal",
+                                            "message": f"training failed: {error!r}",
+                                            "field": None})
+            with self._cond:
+                handle.queued = False
+                busy = handle.commands or handle.session.wants_work or handle.force_frame
+                if busy and not handle.closed:
+                    self._schedule(handle)
+
+    def _run_slice(self, handle: SessionHandle, commands: list[tuple[Any, ...]]) -> None:
+        session = handle.session
+        for command in commands:
+            self._apply(handle, command)
+        deadline = time.perf_counter() + self.slice_seconds
+        while session.wants_work and not handle.closed:
+            now = time.perf_counter()
+            due = now - handle.last_frame >= 1.0 / handle.fps and not handle.mailbox.frame_waiting
+            last = not session.running and session.pending_steps == 1
+            session.step(probe=due or last or session.last_layers is None)
+            if due:
+                self._emit(handle)
+                # Pace from when the frame fell due, not when it was done, so the client gets
+                # the rate it asked for; after a stall (or idling) start afresh: no burst.
+                interval = 1.0 / handle.fps
+                handle.last_frame = max(handle.last_frame + interval, now - 0.5 * interval)
+            if now >= deadline:
+                break
+        if not session.wants_work:
+            handle.force_frame = True  # show where a run paused, finished or diverged
+        events = session.take_events()
+        if handle.force_frame or events:
+            self._emit(handle)
+        for event in events:
+            handle.mailbox.put_message({"type": "event", **event})
+
+    def _apply(self, handle: SessionHandle, command: tuple[Any, ...]) -> None:
+        session = handle.session
+        match command:
+            case ("pause",):
+                session.running = False
+            case ("resume",):
+                session.running = True
+            case ("step", n, unit):
+                session.running = False
+                session.request(n, unit)
+            case ("reset",):
+                session.reset()
+            case ("update", spec):
+                session.update(spec)
+            case ("rate", fps):
+                handle.fps = fps
+            case ("call", fn, future):
+                if future.set_running_or_notify_cancel():  # False: the caller stopped waiting
+                    try:
+                        future.set_result(fn(session))
+                    except Exception as exc:  # the caller's to report; the run goes on
+                        future.set_exception(exc)
+        if session.diverged and command[0] in ("resume", "step"):
+            handle.mailbox.put_message({"type": "error", "code": "diverged", "field": None,
+                                        "message": "this run diverged; reset it (or lower "
+                                        "the learning rate and reset) to train again"})
+        handle.force_frame = True
+
+    def _emit(self, handle: SessionHandle) -> None:
+        session = handle.session
+        for variant, (frame, history) in enumerate(zip(session.frames(), session.histories,
+                                                       strict=True)):
+            frame["history_mark"] = history.mark()  # what this frame's step has seen
+            handle.mailbox.put_frame(frame, variant)
+        handle.force_frame = False

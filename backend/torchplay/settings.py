@@ -1,0 +1,23 @@
+"""Server settings: one class that command-line flags and TORCHPLAY_* variables both fill."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TORCHPLAY_")
+
+    host: str = Field("127.0.0.1", description="Interface to listen on.")
+    port: int = Field(8000, ge=0, le=65535, description="Port (0 picks a free one).")
+    device: Literal["auto", "cpu", "cuda", "mps"] = Field(
+        "auto", description="Device for runs whose spec says auto.")
+    db: Path = Field(Path("torchplay.sqlite3"), description="SQLite file for saved experiments.")
+    workers: int = Field(1, ge=1, le=64, description="Training threads.")
+    max_sessions: int = Field(16, ge=1, le=10_000, description="Sessions training at once.")
+    torch_threads: int = Field(1, ge=1, le=256, description="Threads torch uses per op; 1 suits "
+                               "small models and leaves cores to the server.")

@@ -1,0 +1,65 @@
+"""Many models at once: model-steps per second of K variants trained as one batch
+(torchplay.batched.BatchedRuns) against the same K variants trained as separate sessions,
+measured in the same run on one torch thread.
+
+    PYTHONPATH=backend python bench/batched.py [--k 64] [--seconds 2]
+
+The variants are TF Playground's default setup (circle, 250 training points, batch 10,
+[4, 2] tanh, SGD) with K different seeds and learning rates. Read the ratio, not the absolute
+figures: times drift 20-30% between runs on a 2-vCPU machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from torchplay.batched import BatchedRuns
+from torchplay.session import TrainingSession
+from torchplay.spec import ExperimentSpec
+
+CPU = torch.device("cpu")
+
+
+def variant_specs(k: int) -> list[ExperimentSpec]:
+    return [ExperimentSpec.model_validate({
+        "optimizer": {"kind": "sgd", "lr": 0.003 * 10 ** (2 * i / max(k - 1, 1))},
+        "training": {"seed": i}}) for i in range(k)]
+
+
+def steps_per_second(step: callable, seconds: float) -> float:
+    """Steps of `step` per second over about `seconds` of wall time."""
+    step()  # warm up
+    count, start = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - start) < seconds:
+        step()
+        count += 1
+    return count / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--k", type=int, nargs="+", default=[1, 8, 64, 256])
+    parser.add_argument("--seconds", type=float, default=2.0)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    print(f"torch {torch.__version__}, 1 thread")
+    print(f"{'K':>5} {'separate model-steps/s':>24} {'batched model-steps/s':>22} {'ratio':>7}")
+    for k in args.k:
+        specs = variant_specs(k)
+        sessions = [TrainingSession(spec, CPU) for spec in specs]
+
+        def separate(sessions: list[TrainingSession] = sessions) -> None:
+            for session in sessions:  # one step of every variant, one after another
+                session.step()
+
+        batch = BatchedRuns(specs, CPU)
+        lone = steps_per_second(separate, args.seconds) * k
+        together = steps_per_second(batch.step, args.seconds) * k
+        print(f"{k:>5} {lone:>24,.0f} {together:>22,.0f} {together / lone:>7.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+/**
+ * The other charts: accuracy (or R²) and learning rate per epoch, and, per layer over time,
+ * activation variance, weight-gradient norm (log scales) and dead-unit fraction, one line
+ * per layer named in the legend. Hovering a chart shows its values at that step.
+ *
+ * Runs being compared (runs.js) are overlaid: the same colours (per layer, or train/test) in
+ * each run's own dash. Each run's columns read only what is new since the last draw.
+ */
+
+import { BLUE, ORANGE, css, seriesStyle } from '../colors.js';
+import { Columns, align, positive } from '../chartdata.js';
+import { card, fitPlots, makePlot, uPlot } from '../chartkit.js';
+import { h } from '../fields.js';
+import { MAX_LAYER_OVERLAYS, overlays, runDash, shownStyle } from '../runs.js';
+
+/** @typedef {import('../app.js').Store} Store */
+/** @typedef {import('../app.js').AppState} AppState */
+
+const RELU_FAMILY = ['relu', 'leaky_relu', 'prelu'];
+const TRACE = [['actVar', 'act_var'], ['gradNorm', 'grad_norm_weight'], ['dead', 'dead_fraction']];
+const LAYER_CHARTS = TRACE.map(([key]) => key);
+
+/** Which layers each per-layer chart draws, and their legend names, for one run. */
+function layerPicks(run) {
+  const { summary } = run;
+  const last = summary.layers.length - 1;
+  const names = summary.layers.map((l, i) => `${i}: ${l.name}${i === last ? ' (out)' : ''}`);
+  const layers = run.spec.network.layers;
+  return {
+    names,
+    actVar: summary.layers.map((_l, i) => i),
+    gradNorm: summary.layers.flatMap((l, i) => (l.weight_shape ? [i] : [])),
+    dead: layers.flatMap((l, i) => (l.type === 'activation' && RELU_FAMILY.includes(l.fn)
+      ? [i] : [])),
+  };
+}
+
+/** One run's columns for every chart, fed from its history and layer trace. */
+class RunColumns {
+  /** @param {import('../runs.js').ShownRun} source */
+  constructor(source) {
+    this.source = source;
+    this.picks = layerPicks(source.run);
+    this.read = { gen: -1, evals: 0, traceGen: -1, trace: 0 };
+  }
+
+  feed() {
+    const { history, trace } = this.source;
+    if (this.read.gen !== history.generation) {
+      this.metric = new Columns(2);
+      this.lr = new Columns(1);
+      Object.assign(this.read, { gen: history.generation, evals: 0 });
+    }
+    const e = history.evals;
+    for (; this.read.evals < e.step.length; this.read.evals++) {
+      const i = this.read.evals;
+      this.metric.push(e.step[i], [e.train_metric[i], e.test_metric[i]]);
+      this.lr.push(e.step[i], [e.lr[i]]);
+    }
+    if (this.read.traceGen !== trace.generation) {
+      for (const key of LAYER_CHARTS) this[key] = new Columns(this.picks[key].length);
+      Object.assign(this.read, { traceGen: trace.generation, trace: 0 });
+    }
+    for (; this.read.trace < trace.step.length; this.read.trace++) {
+      const t = this.read.trace;
+      for (const [key, column] of TRACE) {
+        const values = trace.columns[column];
+        const value = (i) => values[i]?.[t] ?? null;
+        this[key].push(trace.step[t], this.picks[key].map((i) => (key === 'dead' ? value(i)
+          : positive(value(i)))));
+      }
+    }
+  }
+}
+
+/** @param {HTMLElement} el @param {Store} store */
+export function mount(el, store) {
+  const grid = h('div', { class: 'chart-grid' });
+  el.append(grid);
+  const metric = card(grid, 'chart-metric', 'Accuracy');
+  const lr = card(grid, 'chart-lr', 'Learning rate');
+  const actVar = card(grid, 'chart-act-var', 'Activation variance per layer (log)');
+  const gradNorm = card(grid, 'chart-grad-norm', 'Weight-gradient norm per layer (log)');
+  const dead = card(grid, 'chart-dead', 'Dead units (ReLU family)');
+  const traced = { actVar, gradNorm, dead };
+
+  /** The run on show first, then the runs overlaid on it. @type {RunColumns[]} */
+  let runs = [];
+  let layered = 0; // how many of `runs` the per-layer charts draw
+  let drawnKey = '';
+
+  /** (Re)create the charts: their series depend on the runs, their tasks and their layers. */
+  function rebuild(state) {
+    const main = { key: 'shown', label: 'this run', style: shownStyle(state), run: state.run,
+      history: state.history, trace: state.trace };
+    const others = overlays(state);
+    runs = [main, ...others].map((source) => new RunColumns(source));
+    const suffix = (r) => (others.length ? ` · ${r.source.label}` : '');
+    const percent = state.run.summary.task === 'classification';
+    metric.el.querySelector('h3').textContent = percent ? 'Accuracy' : 'R²';
+    makePlot(metric, runs.flatMap((r) => {
+      const dash = runDash(r.source.style);
+      return [{ label: `train${suffix(r)}`, stroke: css(BLUE), dash },
+        { label: `test${suffix(r)}`, stroke: css(ORANGE), width: 2, dash }];
+    }), { percent });
+    makePlot(lr, runs.map((r) => ({ label: `lr${suffix(r)}`, stroke: '#555',
+      dash: runDash(r.source.style), paths: uPlot.paths.stepped({ align: 1 }) })));
+    // A saved run keeps its curves and its last frame, not per-layer statistics over time.
+    const recorded = Boolean(state.run.recorded);
+    layered = recorded ? 0 : Math.min(runs.length, 1 + MAX_LAYER_OVERLAYS);
+    for (const [key, c] of Object.entries(traced)) {
+      const series = runs.slice(0, layered).flatMap((r) => r.picks[key].map((i, n) => ({
+        label: `${r.picks.names[i]}${suffix(r)}`, stroke: seriesStyle(n).stroke,
+        dash: runDash(r.source.style) ?? seriesStyle(n).dash })));
+      makePlot(c, series, key === 'dead' ? { percent: true, range: [0, 1] } : { log: true });
+      const none = !recorded && series.length === 0;
+      const partial = !recorded && !none && layered < runs.length;
+      c.note.hidden = !recorded && !none && !partial;
+      c.note.classList.toggle('corner', partial);
+      c.note.textContent = recorded ? 'Not kept in a saved run: press Run again to watch it.'
+        : none ? 'No ReLU, LeakyReLU or PReLU layer: no unit can die.'
+          : `${layered} of ${runs.length} runs`;
+      c.note.title = partial ? 'A line per layer per run: the run on show and the first ' +
+        `${layered - 1} others. Choose the run on show under Compare runs.` : '';
+      c.el.dataset.series = String(series.length);
+      c.el.dataset.runs = String(layered);
+    }
+  }
+
+  /** @param {AppState} state @param {Set<string>} changes */
+  function update(state, changes) {
+    if (!state.run) return;
+    const key = [state.run.session, state.run.variant, JSON.stringify(state.run.summary.layers),
+      ...overlays(state).map((o) => o.key)].join('|');
+    if (key !== drawnKey) {
+      drawnKey = key;
+      rebuild(state);
+    } else if (!changes.has('frame') && !changes.has('run')) return;
+    runs.forEach((r) => r.feed());
+    metric.plot?.setData(align(runs.map((r) => r.metric.data)));
+    lr.plot?.setData(align(runs.map((r) => r.lr.data)));
+    if (!layered) return; // a saved run's charts hold no series (see rebuild)
+    for (const [name, c] of Object.entries(traced)) {
+      c.plot?.setData(align(runs.slice(0, layered).map((r) => r[name].data)));
+    }
+  }
+
+  const unfit = fitPlots(grid, [metric, lr, actVar, gradNorm, dead]);
+  return {
+    update,
+    destroy: () => {
+      unfit();
+      [metric, lr, actVar, gradNorm, dead].forEach((c) => c.plot?.destroy());
+      el.replaceChildren();
+    },
+  };
+}

@@ -1,0 +1,194 @@
+/**
+ * The network diagram: one column per Linear layer (inputs first, output last), each neuron a
+ * small heatmap of what it computes over the input plane (1-D sets: a small curve), links
+ * coloured by the weight's sign and thickened by its size. Everything updates each frame;
+ * hovering a neuron shows its map large in the output panel.
+ *
+ * Links go on one canvas, redrawn in a few batched paths (one per colour and width band), so
+ * a thousand links cost a handful of strokes.
+ */
+
+import { h } from '../fields.js';
+import { BLUE, ORANGE, classColor, css, paintCurve, paintMap } from '../colors.js';
+import { featureLabel } from './data.js';
+
+/** @typedef {import('../app.js').Store} Store */
+/** @typedef {import('../app.js').AppState} AppState */
+
+const TOP = 40; // px for column titles
+const LEFT = 46; // px for input feature labels
+const RIGHT = 56; // px for output labels
+
+/** @param {HTMLElement} el @param {Store} store */
+export function mount(el, store) {
+  const links = h('canvas', { class: 'links' });
+  const layer = h('div', { class: 'neurons' });
+  const empty = h('p', { class: 'muted diagram-empty', text: 'Waiting for the first frame…' });
+  el.append(h('h2', { text: 'Neurons' }), h('div', { class: 'diagram-box' }, links, layer, empty));
+  const box = /** @type {HTMLElement} */ (links.parentElement);
+
+  /** @type {{key: string, cols: any[], size: number, width: number, height: number}|null} */
+  let layout = null;
+  /** @type {HTMLCanvasElement[][]} */
+  let canvases = [];
+
+  /** Columns of the diagram for a frame: its neuron columns plus the output. */
+  function columnsOf(state) {
+    const { frame, run } = state;
+    const layers = run.summary.layers;
+    const out = layers.length - 1;
+    const cols = frame.neurons.map((n, c) => {
+      const end = c + 1 < frame.neurons.length ? frame.neurons[c + 1].layer : out;
+      const after = layers.slice(n.layer + 1, end).map((l) => l.name);
+      const title = n.kind === 'input' ? 'Inputs' : [layers[n.layer].name, ...after].join(' · ');
+      return { kind: n.kind, layer: n.layer, units: n.units, shown: n.shown, title };
+    });
+    const outputs = run.summary.output_dim;
+    cols.push({ kind: 'output', layer: out, units: outputs, shown: outputs, title: 'Output' });
+    return cols;
+  }
+
+  function build(state) {
+    // The neuron under the pointer is about to be replaced, and a removed element never
+    // hears pointerleave: forget the hover rather than keep showing a stale map.
+    if (state.hover) store.setHover(null);
+    const cols = columnsOf(state);
+    const width = box.clientWidth;
+    const height = box.clientHeight;
+    const maxShown = Math.max(...cols.map((c) => c.shown));
+    const size = Math.max(6, Math.min(40, Math.floor((height - TOP - 10) / (maxShown * 1.18))));
+    const span = width - LEFT - RIGHT - size;
+    cols.forEach((col, c) => {
+      col.x = LEFT + (cols.length > 1 ? (c * span) / (cols.length - 1) : span / 2);
+      const gap = size * 1.18;
+      const top = TOP + (height - TOP - 6 - col.shown * gap) / 2;
+      col.ys = Array.from({ length: col.shown }, (_, j) => top + j * gap);
+    });
+    const dpr = window.devicePixelRatio || 1;
+    links.width = width * dpr;
+    links.height = height * dpr;
+    const nodes = [];
+    canvases = [];
+    const summary = state.run.summary;
+    const frame = state.frame;
+    cols.forEach((col, c) => {
+      const title = h('div', { class: 'col-title', style: `left:${col.x + size / 2}px`,
+        'data-column': c },
+        h('span', { text: col.title }),
+        col.units > col.shown ? h('small', { text: ` (${col.shown} of ${col.units})` }) : null);
+      nodes.push(title);
+      canvases.push(col.ys.map((y, j) => {
+        const style = `left:${col.x}px;top:${y}px;width:${size}px;height:${size}px`;
+        if (col.kind === 'output') {
+          const label = summary.task === 'regression' ? 'ŷ' : `class ${j}`;
+          nodes.push(h('div', { class: 'out-node', style, title: `output ${label}` },
+            h('span', { class: 'swatch', style: `background:${summary.task === 'regression'
+              ? '#777' : classColor(summary.output_dim === 1 ? 1 : j, summary.classes)}` })),
+          h('span', { class: 'node-label right', text: label,
+            style: `left:${col.x + size + 4}px;top:${y + size / 2 - 8}px` }));
+          return null;
+        }
+        const n = frame.neurons[c];
+        const canvas = h('canvas', { class: 'neuron', width: n.width,
+          height: n.height === 1 ? 24 : n.height, style, 'data-column': c, 'data-unit': j,
+          title: col.kind === 'input' ? `input ${featureLabel(summary.features[j])}`
+            : `${col.title}, unit ${j + 1}: hover to see it over the data` });
+        canvas.addEventListener('pointerenter', () => {
+          if (!document.body.classList.contains('dragging')) store.setHover({ column: c, unit: j });
+        });
+        canvas.addEventListener('pointerleave', () => store.setHover(null));
+        nodes.push(canvas);
+        if (col.kind === 'input') {
+          nodes.push(h('span', { class: 'node-label left', text: featureLabel(summary.features[j]),
+            style: `right:${box.clientWidth - col.x + 4}px;top:${y + size / 2 - 8}px` }));
+        }
+        return canvas;
+      }));
+    });
+    layer.replaceChildren(...nodes);
+    layout = { key: layoutKey(state), cols, size, width, height };
+  }
+
+  const layoutKey = (state) => [state.run.session, box.clientWidth, box.clientHeight,
+    ...state.frame.neurons.map((n) => `${n.layer}:${n.shown}:${n.height}`)].join('|');
+
+  function paintNeurons(frame) {
+    frame.neurons.forEach((n, c) => {
+      const per = n.height * n.width;
+      canvases[c]?.forEach((canvas, j) => {
+        if (!canvas) return;
+        const ctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext('2d'));
+        const values = n.maps.subarray(j * per, (j + 1) * per);
+        if (n.height === 1) paintCurve(ctx, canvas, values);
+        else paintMap(ctx, values, n.width, n.height);
+      });
+    });
+  }
+
+  function paintLinks(frame) {
+    const ctx = /** @type {CanvasRenderingContext2D} */ (links.getContext('2d'));
+    const dpr = window.devicePixelRatio || 1;
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, links.width, links.height);
+    if (!layout) return;
+    const { cols, size } = layout;
+    const byLayer = new Map(frame.links.map((l) => [l.layer, l]));
+    for (let c = 0; c + 1 < cols.length; c++) {
+      const from = cols[c];
+      const to = cols[c + 1];
+      const link = byLayer.get(to.layer);
+      if (!link) {
+        ctx.fillStyle = '#888';
+        ctx.font = '11px system-ui';
+        ctx.fillText('too many to draw', (from.x + to.x) / 2 - 30, TOP - 4 + 14);
+        continue;
+      }
+      const [out, inn] = link.shape;
+      /** @type {Map<string, Path2D>} */
+      const paths = new Map();
+      for (let j = 0; j < to.shown && j < out; j++) {
+        for (let i = 0; i < from.shown && i < inn; i++) {
+          const w = link.values[j * inn + i];
+          const band = Math.min(10, Math.round(Math.sqrt(Math.abs(w)) * 4));
+          const key = `${w >= 0 ? 1 : 0}:${band}`;
+          let path = paths.get(key);
+          if (!path) { path = new Path2D(); paths.set(key, path); }
+          const x1 = from.x + size;
+          const y1 = from.ys[i] + size / 2;
+          const x2 = to.x;
+          const y2 = to.ys[j] + size / 2;
+          const mid = (x1 + x2) / 2;
+          path.moveTo(x1, y1);
+          path.bezierCurveTo(mid, y1, mid, y2, x2, y2);
+        }
+      }
+      for (const [key, path] of paths) {
+        const [positive, band] = key.split(':').map(Number);
+        ctx.strokeStyle = css(positive ? BLUE : ORANGE, 0.35 + band * 0.05);
+        ctx.lineWidth = 0.4 + band * 0.45;
+        ctx.stroke(path);
+      }
+    }
+  }
+
+  /** @param {AppState} state @param {Set<string>} changes */
+  function update(state, changes) {
+    if (!state.frame || !state.run) return;
+    last = state;
+    if (!changes.has('frame') && !changes.has('run')) return;
+    empty.hidden = true;
+    if (!layout || layout.key !== layoutKey(state)) build(state);
+    paintNeurons(state.frame);
+    paintLinks(state.frame);
+  }
+
+  // A resize (the builder above grew, the window changed) re-lays the diagram out at once,
+  // even while paused, when no frame will come to do it.
+  let last = null;
+  const resize = new ResizeObserver(() => {
+    layout = null;
+    if (last) update(last, new Set(['frame']));
+  });
+  resize.observe(box);
+  return { update, destroy: () => { resize.disconnect(); el.replaceChildren(); } };
+}

@@ -1,0 +1,163 @@
+/**
+ * Share and Export, at the end of the top bar.
+ *
+ * Share opens a small dialog (name, note), stores the experiment on the server (the run as it
+ * stands, with its curves, final frame and weights; or the setup alone when nothing runs) and
+ * shows its short link (/e/<id>) with a copy button and the saved files. On a saved
+ * experiment's page it shows that experiment's link. Export offers the files of what is on
+ * screen: a saved experiment's four, or an unsaved setup's spec and script.
+ */
+
+import { h } from '../fields.js';
+import { menuItem, savedLinks, setupButtons } from '../downloads.js';
+import { experimentLinks } from '../protocol.js';
+
+/** @typedef {import('../app.js').Store} Store */
+/** @typedef {import('../app.js').AppState} AppState */
+
+/** A labelled text control with its error line under it. */
+function textField(id, label, control) {
+  const error = h('p', { class: 'field-error', id: `${id}-error`, role: 'alert' });
+  control.setAttribute('aria-describedby', error.id);
+  return { el: h('div', { class: 'field', 'data-field': id }, h('label', { for: id, text: label }),
+    control, error), error };
+}
+
+/** @param {HTMLElement} el @param {Store} store */
+export function mount(el, store) {
+  const limits = store.schema.limits;
+  const nameInput = h('input', { id: 'share-name', type: 'text', autocomplete: 'off',
+    maxlength: limits.max_name, placeholder: 'e.g. Circle with two tanh layers' });
+  const noteInput = h('textarea', { id: 'share-note', rows: 4, maxlength: limits.max_note,
+    placeholder: 'What to look at, what to try next…' });
+  const name = textField('share-name', 'Name', nameInput);
+  const note = textField('share-note', 'Note', noteInput);
+  const about = h('p', { class: 'muted share-about' });
+  const failure = h('p', { class: 'field-error', role: 'alert' });
+  const save = h('button', { id: 'share-save', class: 'primary', type: 'submit' }, 'Save and get link');
+  const cancel = h('button', { type: 'button', onclick: () => dialog.close() }, 'Cancel');
+  const form = h('form', { class: 'share-form', method: 'dialog' }, about, name.el, note.el,
+    failure, h('div', { class: 'buttons' }, save, cancel));
+
+  const url = h('input', { id: 'share-url', type: 'text', readonly: true,
+    'aria-label': 'Link to the saved experiment' });
+  const copied = h('span', { class: 'muted', role: 'status' });
+  const copy = h('button', { id: 'share-copy', type: 'button', onclick: () => copyLink() }, 'Copy');
+  const saved = h('p', { class: 'share-saved' });
+  const files = h('div', { class: 'downloads', role: 'group', 'aria-label': 'Downloads' });
+  const done = h('div', { class: 'share-done', hidden: true }, saved,
+    h('div', { class: 'share-link' }, url, copy, copied), files,
+    h('div', { class: 'buttons' }, h('button', { type: 'button', onclick: () => dialog.close() },
+      'Close')));
+  const dialog = h('dialog', { id: 'share-dialog', class: 'dialog', 'aria-labelledby': 'share-title' },
+    h('h2', { id: 'share-title', text: 'Share this experiment' }), form, done);
+
+  const shareButton = h('button', { id: 'share-open', title: 'Save this experiment and get a link ' +
+    'to it', onclick: () => open() }, 'Share');
+  const exportBody = h('div', { class: 'menu-body' });
+  const exportMenu = h('details', { class: 'menu', id: 'export' },
+    h('summary', { class: 'button', title: 'Download this experiment\'s files' }, 'Export'),
+    exportBody);
+  el.append(shareButton, exportMenu, dialog);
+  // A menu closes when a click lands elsewhere, or on Escape.
+  const closeMenu = (event) => {
+    if (exportMenu.open && !(event instanceof KeyboardEvent && event.key !== 'Escape') &&
+      !(event instanceof MouseEvent && exportMenu.contains(/** @type {Node} */ (event.target)))) {
+      exportMenu.open = false;
+    }
+  };
+  document.addEventListener('click', closeMenu);
+  document.addEventListener('keydown', closeMenu);
+
+  /** Show a saved experiment's link and files. */
+  function showDone(id, links, text) {
+    url.value = new URL(/** @type {string} */ (links.page), location.origin).href;
+    saved.textContent = text;
+    copied.textContent = '';
+    files.replaceChildren(h('span', { class: 'muted', text: 'Files:' }), ...savedLinks(links));
+    form.hidden = true;
+    done.hidden = false;
+    dialog.dataset.id = id;
+    url.focus();
+    url.select();
+  }
+
+  function open() {
+    const { recorded, frame, run } = store.state;
+    if (recorded && !recorded.replaying) {
+      showDone(recorded.id, recorded.links, 'This experiment is saved; its link:');
+    } else {
+      const live = run && !run.recorded && frame;
+      about.textContent = live
+        ? `Saves the settings and the run as it is now (step ${frame.step.toLocaleString(
+          'en-US')}): its curves, its output and its weights. Anyone with the link can see it; ` +
+          'the link cannot be guessed.'
+        : 'Saves the settings (there is no run to save). Anyone with the link can open it; ' +
+          'the link cannot be guessed.';
+      for (const f of [name, note, { error: failure }]) f.error.textContent = '';
+      form.hidden = false;
+      done.hidden = true;
+      save.disabled = false;
+    }
+    dialog.showModal();
+  }
+
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault(); // the dialog stays open until the server has answered
+    save.disabled = true;
+    for (const f of [name, note, { error: failure }]) f.error.textContent = '';
+    try {
+      const answer = await store.share(nameInput.value, noteInput.value);
+      const withRun = 'step' in answer;
+      showDone(answer.id, experimentLinks(answer.id, withRun), withRun
+        ? `Saved at step ${/** @type {any} */ (answer).step.toLocaleString('en-US')}. Its link:`
+        : 'Saved (the settings only). Its link:');
+      store.announce('Saved; the link is selected');
+    } catch (err) {
+      const e = /** @type {any} */ (err);
+      const target = e.field === 'name' ? name.error : e.field === 'note' ? note.error : failure;
+      target.textContent = e.message;
+    } finally {
+      save.disabled = false;
+    }
+  });
+
+  async function copyLink() {
+    try {
+      await navigator.clipboard.writeText(url.value);
+      copied.textContent = 'Copied';
+    } catch {
+      url.select(); // no clipboard access (an insecure origin): leave it selected to copy
+      copied.textContent = 'Press Ctrl+C to copy';
+    }
+  }
+
+  let shown = '';
+
+  /** @param {AppState} state @param {Set<string>} changes */
+  function update(state, changes) {
+    if (!changes.has('recorded') && !changes.has('run')) return;
+    const rec = state.recorded;
+    const key = rec ? `saved:${rec.id}` : 'setup';
+    if (key === shown) return;
+    shown = key;
+    if (rec) {
+      exportBody.replaceChildren(...savedLinks(rec.links).map(menuItem));
+      return;
+    }
+    const fail = h('p', { class: 'field-error', role: 'alert' });
+    exportBody.replaceChildren(...setupButtons(() => store.state.spec,
+      (message) => { fail.textContent = message; }).map(menuItem), fail,
+    h('p', { class: 'muted', text: 'The curves (metrics.csv) and the weights (weights.pt) ' +
+      'come with a saved run: Share it, then download them there.' }));
+  }
+
+  return {
+    update,
+    destroy: () => {
+      document.removeEventListener('click', closeMenu);
+      document.removeEventListener('keydown', closeMenu);
+      el.replaceChildren();
+    },
+  };
+}

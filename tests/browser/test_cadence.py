@@ -1,0 +1,56 @@
+"""How smoothly the page animates while training: requestAnimationFrame timestamps over about
+two seconds. The figure is printed (run with -s to see it) and the README quotes it; the
+assertion is only a floor that catches a page whose drawing blocks the browser."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pagedriver import Playground
+
+pytestmark = pytest.mark.browser
+
+# Boxes that must not move or resize while training (no layout jumps).
+STABLE = ["#header .controls", "#counter-step", "#eps", "#boundary", "#diagram", "#chart-loss",
+          "#chart-act-var", "#chart-grad-norm", "#test-metric", "#training"]
+BOXES_JS = """(selectors) => selectors.map((s) => {
+  const r = document.querySelector(s).getBoundingClientRect();
+  return [s, Math.round(r.x), Math.round(r.y), Math.round(r.width), Math.round(r.height)];
+})"""
+
+MEASURE_JS = """(ms) => new Promise((resolve) => {
+  const app = window.torchplay;
+  const stamps = [];
+  const drawn0 = app.drawn;
+  const step0 = app.state.frame.step;
+  const tick = (t) => {
+    stamps.push(t);
+    if (t - stamps[0] < ms) requestAnimationFrame(tick);
+    else resolve({ stamps, drawn: app.drawn - drawn0, steps: app.state.frame.step - step0 });
+  };
+  requestAnimationFrame(tick);
+})"""
+
+
+@pytest.mark.parametrize("width, height", [(1280, 800), (1920, 1080)])
+def test_frame_cadence_while_training(play: Playground, artifacts: Path, width: int,
+                                      height: int) -> None:
+    play.page.set_viewport_size({"width": width, "height": height})
+    play.play()
+    play.wait_until("app.state.frame.step > 300")
+    boxes = play.page.evaluate(BOXES_JS, STABLE)
+    result = play.page.evaluate(MEASURE_JS, 2000)
+    assert play.page.evaluate(BOXES_JS, STABLE) == boxes, "the layout moved while training"
+    stamps = result["stamps"]
+    seconds = (stamps[-1] - stamps[0]) / 1000
+    fps = (len(stamps) - 1) / seconds
+    gaps = sorted(b - a for a, b in zip(stamps, stamps[1:], strict=False))
+    p95 = gaps[int(len(gaps) * 0.95) - 1]
+    paints = result["drawn"] / seconds
+    print(f"\n{width}x{height}: {fps:.1f} animation frames/s over {seconds:.2f} s "
+          f"(95th-percentile frame gap {p95:.1f} ms); the page redrew {paints:.1f} times/s; "
+          f"the server trained {result['steps'] / seconds:.0f} steps/s")
+    play.screenshot(artifacts, f"cadence-{width}", full_page=False)
+    assert fps > 10, f"only {fps:.1f} frames/s while training"
+    assert paints > 5, "the page stopped redrawing while training"

@@ -1,0 +1,60 @@
+"""Fixtures shared by every test layer: a real `torchplay` server process on a free port."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Server:
+    """A running torchplay server and where to reach it."""
+
+    process: subprocess.Popen[str]
+    url: str  # http://127.0.0.1:PORT
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http://", "ws://") + "/ws"
+
+
+def start_server(db: Path, *args: str) -> Server:
+    """Start `python -m torchplay` on a free port; return once it prints where it listens."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "backend"),
+                                                      env.get("PYTHONPATH")]))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "torchplay", "--port", "0", "--db", str(db), *args],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    assert process.stdout is not None
+    for line in process.stdout:  # blocks until the server prints its URL (or exits)
+        found = re.search(r"serving (http://\S+?)/?$", line.strip())
+        if found:
+            return Server(process, found.group(1))
+    process.wait()
+    raise RuntimeError(f"torchplay exited with {process.returncode} before serving")
+
+
+def stop_server(server: Server) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One real server for the whole test session (tests open their own sockets)."""
+    running = start_server(tmp_path_factory.mktemp("db") / "torchplay.sqlite3")
+    yield running
+    stop_server(running)

@@ -1,0 +1,94 @@
+"""Runs side by side: each batched variant must make the run it would make alone."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from torchplay.batched import BatchedRuns
+from torchplay.session import TrainingSession
+from torchplay.spec import ExperimentSpec, SpecError, merge_patch
+
+CPU = torch.device("cpu")
+
+
+def variants(base: dict, patches: list[dict]) -> list[ExperimentSpec]:
+    return [ExperimentSpec.model_validate(merge_patch(base, p)) for p in patches]
+
+
+def lone_run(spec: ExperimentSpec, steps: int, probe_at: int) -> TrainingSession:
+    session = TrainingSession(spec, CPU)
+    for i in range(steps):
+        session.step(probe=i == probe_at)
+    return session
+
+
+TANH_SGD = {"data": {"points": 200}, "training": {"batch_size": 10}}
+RELU_ADAM_DROPOUT = {
+    "data": {"kind": "spiral", "classes": 3, "points": 300},
+    "network": {"layers": [{"type": "linear", "units": 16}, {"type": "activation", "fn": "relu"},
+                           {"type": "dropout", "p": 0.2}, {"type": "linear", "units": 8},
+                           {"type": "activation", "fn": "leaky_relu"}]},
+    "optimizer": {"kind": "adam", "lr": 0.01}, "training": {"batch_size": 16}}
+SINE_MOMENTUM = {
+    "data": {"kind": "sine1d", "points": 120, "noise": 0.1}, "loss": {"kind": "huber"},
+    "features": {"degree": 3},
+    "network": {"layers": [{"type": "linear", "units": 12}, {"type": "activation", "fn": "tanh"}]},
+    "optimizer": {"kind": "sgd", "lr": 0.05, "momentum": 0.9, "nesterov": True},
+    "schedule": {"kind": "step", "step_size": 2, "gamma": 0.5}, "training": {"batch_size": 8}}
+
+
+@pytest.mark.parametrize("base, patches", [
+    (TANH_SGD, [{}, {"optimizer": {"lr": 0.3}}, {"training": {"seed": 7}},
+                {"network": {"layers": [{"type": "linear", "units": 4, "init": {
+                    "kind": "normal", "std": 2.0}}, {"type": "activation", "fn": "tanh"},
+                    {"type": "linear", "units": 2}, {"type": "activation", "fn": "tanh"}]}},
+                {"regularization": {"l2": 0.01, "l1": 0.001}},
+                {"data": {"noise": 0.3, "seed": 3}}]),
+    (RELU_ADAM_DROPOUT, [{}, {"optimizer": {"lr": 0.003, "beta1": 0.5, "weight_decay": 0.01}},
+                         {"optimizer": {"kind": "adam"}, "training": {"seed": 2}}]),
+    ({**RELU_ADAM_DROPOUT, "optimizer": {"kind": "adamw", "lr": 0.01, "weight_decay": 0.1}},
+     [{}, {"optimizer": {"weight_decay": 0.0}}]),
+    (SINE_MOMENTUM, [{}, {"optimizer": {"momentum": 0.5, "nesterov": False, "dampening": 0.1}},
+                     {"optimizer": {"momentum": 0.0, "nesterov": False}}]),
+])
+def test_each_variant_equals_its_lone_run(base: dict, patches: list[dict]) -> None:
+    specs = variants(base, patches)
+    steps = 3 * TrainingSession(specs[0], CPU).steps_per_epoch + 5  # crosses epoch ends
+    probe_at = steps - 1
+    batch = BatchedRuns(specs, CPU)
+    for i in range(steps):
+        batch.step(probe=i == probe_at)
+    for k, spec in enumerate(specs):
+        alone = lone_run(spec, steps, probe_at)
+        together = batch.sessions[k]
+        torch.testing.assert_close(together.history.steps.data["loss"],
+                                   alone.history.steps.data["loss"], rtol=1e-4, atol=1e-5)
+        for column in ("test_loss", "train_metric", "lr"):
+            assert together.history.evals.data[column] == pytest.approx(
+                alone.history.evals.data[column], rel=1e-4, abs=1e-5), column
+        for column, values in alone.last_layers.items():
+            assert together.last_layers[column] == pytest.approx(values, rel=1e-3, abs=1e-6), \
+                column
+        batch.sync()
+        for mine, theirs in zip(together.model.parameters(), alone.model.parameters(),
+                                strict=True):
+            torch.testing.assert_close(mine, theirs, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("patch, field", [
+    ({"training": {"batch_size": 20}}, "training.batch_size"),
+    ({"optimizer": {"kind": "rmsprop"}}, "optimizer.kind"),
+    ({"network": {"layers": []}}, "network.layers"),
+])
+def test_variants_that_cannot_share_a_batch_are_refused(patch: dict, field: str) -> None:
+    with pytest.raises(SpecError) as caught:
+        BatchedRuns(variants(TANH_SGD, [{}, patch]), CPU)
+    assert caught.value.field == field
+
+
+def test_layers_without_a_batched_form_are_refused() -> None:
+    spec = {"network": {"layers": [{"type": "linear", "units": 4}, {"type": "batchnorm"}]}}
+    with pytest.raises(SpecError) as caught:
+        BatchedRuns(variants(spec, [{}, {}]), CPU)
+    assert caught.value.field == "network.layers.1"
