@@ -126,6 +126,11 @@ export function mount(el, store) {
 
   /** @param {AppState} state @param {Set<string>} changes */
   function update(state, changes) {
+    // A lesson or a tool may set the smoothing; the slider follows the state it shows.
+    if (Number(smooth.value) !== state.view.smoothing) {
+      smooth.value = String(state.view.smoothing);
+      smoothOut.textContent = state.view.smoothing.toFixed(2);
+    }
     if (!state.run) return;
     const key = [state.run.session, state.run.variant, state.run.recorded, state.view.logLoss,
       ...overlays(state).map((o) => o.key)].join('|');
