@@ -11,7 +11,9 @@ Per setup, each figure is the median of --repeats runs of --seconds each, interl
 drift (20-30% on this machine) hits every variant alike:
   plain    a hand-written nn.Sequential + SGD loop on shuffled batches (zero_grad, forward,
            loss, backward, step, loss.item()); the baseline, written without torchplay.
-  bare     session.step() with no probes (includes its per-epoch train/test evaluation).
+  bare     session.step() with no probes (includes its per-epoch train/test evaluation); from
+           the second epoch on it replays the traced step (torchplay/traced.py).
+  eager    the same session with the traced step off (TrainingSession(traced=False)).
   served   what the runner does at 30 fps: every 1/30 s of wall time the step is probed and
            session.frame() + history delta + orjson encoding follow; other steps are bare.
 Read the ratio column: bare/plain is torchplay's own overhead, served/plain what probes and
@@ -133,11 +135,12 @@ def interleaved(fns: dict[str, Callable[[], object]], seconds: float,
 def bench_setup(name: str, overrides: dict[str, Any], seconds: float, repeats: int) -> list[Row]:
     spec = make_spec(overrides)
     plain, bare, served = PlainLoop(spec), TrainingSession(spec), Served(TrainingSession(spec))
-    for fn in (plain.step, bare.step, served.step):
-        rate(fn, 0.2)  # warm up allocators and dispatch caches
+    eager = TrainingSession(spec, traced=False)
+    for fn in (plain.step, bare.step, served.step, eager.step):
+        rate(fn, 0.2)  # warm up allocators and dispatch caches (and record the traced step)
     frames, busy = served.frames, served.busy
-    r = interleaved({"plain": plain.step, "bare": bare.step, "served": served.step},
-                    seconds, repeats)
+    r = interleaved({"plain": plain.step, "eager": eager.step, "bare": bare.step,
+                     "served": served.step}, seconds, repeats)
     fps = (served.frames - frames) / (served.busy - busy)
     p, b, s, spe = r["plain"], r["bare"], r["served"], bare.steps_per_epoch
     us = {key: 1e6 / v for key, v in interleaved({
@@ -146,6 +149,7 @@ def bench_setup(name: str, overrides: dict[str, Any], seconds: float, repeats: i
     return [
         (f"{name} steps/s bare", b, p, "plain"),
         (f"{name} epochs/s bare", b / spe, p / spe, "plain"),
+        (f"{name} epochs/s bare", b / spe, r["eager"] / spe, "eager (traced step off)"),
         (f"{name} steps/s served {FPS:g} fps", s, p, "plain"),
         (f"{name} steps/s served {FPS:g} fps", s, b, "bare"),
         (f"{name} epochs/s served", s / spe, p / spe, "plain"),

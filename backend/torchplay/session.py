@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import math
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -28,6 +29,7 @@ from torchplay.build import (
 from torchplay.data import Features, generate
 from torchplay.history import Cursor, History
 from torchplay.spec import ExperimentSpec, SpecError
+from torchplay.traced import TracedStep, optimizer_step, traceable
 
 
 def resolve_device(name: str) -> torch.device:
@@ -50,8 +52,11 @@ def resolve_device(name: str) -> torch.device:
 class TrainingSession:
     """The training loop of one experiment, with its controls and measurements."""
 
-    def __init__(self, spec: ExperimentSpec, device: torch.device | None = None) -> None:
+    def __init__(self, spec: ExperimentSpec, device: torch.device | None = None,
+                 traced: bool = True) -> None:
+        """traced=False keeps every step eager (the plain path the traced one is tested on)."""
         self.spec = spec
+        self.allow_traced = traced
         self.device = device or resolve_device(spec.training.device)
         self.points = generate(spec.data)
         raw_train = torch.from_numpy(self.points.train_x)
@@ -76,6 +81,8 @@ class TrainingSession:
                                  self.dropout_g).to(self.device)
         self.loss_fn = make_loss(self.spec.loss)
         self.optimizer = make_optimizer(self.spec, self.model)
+        self.use_traced = self.allow_traced and traceable(self.model)
+        self._traced: TracedStep | None = None
         self.step_count = 0
         self.epoch = 0
         self._order = self._new_order()
@@ -104,6 +111,8 @@ class TrainingSession:
         elif new_spec.optimizer != old.optimizer:
             for group in self.optimizer.param_groups:
                 group.update(optimizer_options(new_spec.optimizer))
+        if (new_spec.regularization, new_spec.loss) != (old.regularization, old.loss):
+            self._traced = None  # the penalty and the loss are recorded into the traced step
         self._set_lr()
 
     def request(self, n: int, unit: str = "step") -> None:
@@ -148,26 +157,36 @@ class TrainingSession:
             return
         batch = self._order[self._position:self._position + self.batch_size]
         x, y = self.x_train[batch], self.y_train[batch]
-        if not self.model.training:  # toggled only after an evaluation: .train() recurses
-            self.model.train()
-        watch = probes.StepProbe(self.model) if probe else None
-        data_loss = self.loss_fn(self.model(x), y)
-        penalty = self._penalty()
-        loss = data_loss if penalty is None else data_loss + penalty
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        traced = None if probe else self._traced_step()
+        watch = None
+        if traced is not None:
+            data_loss, loss = traced(x, y)
+            has_penalty = self._penalty_on
+        else:
+            if not self.model.training:  # toggled only after an evaluation: .train() recurses
+                self.model.train()
+            watch = probes.StepProbe(self.model) if probe else None
+            data_loss = self.loss_fn(self.model(x), y)
+            penalty = self._penalty(linear_weights(self.model))
+            has_penalty = penalty is not None
+            loss = data_loss if penalty is None else data_loss + penalty
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if watch:
+                watch.after_backward()
+        if traced is not None:
+            optimizer_step(self.optimizer)
+        else:
+            self.optimizer.step()
         if watch:
-            watch.after_backward()
-        self.optimizer.step()
-        if penalty is None:
+            self.last_layers = watch.finish()
+        if not has_penalty:
             value = total = loss.item()
         else:
             value, total = torch.stack((data_loss.detach(), loss.detach())).tolist()
         self.step_count += 1
         self.pending_steps = max(0, self.pending_steps - 1)
         self._position += self.batch_size
-        if watch:
-            self.last_layers = watch.finish()
         if not (math.isfinite(value) and math.isfinite(total)):
             self._diverge(total if math.isfinite(value) else value)
             return
@@ -175,15 +194,33 @@ class TrainingSession:
         if self._position >= self.epoch_length:
             self._end_epoch()
 
-    def _penalty(self) -> torch.Tensor | None:
-        """The L1 and L2 terms added to the loss, or None when both are off."""
+    @property
+    def _penalty_on(self) -> bool:
+        return bool(self.spec.regularization.l1 or self.spec.regularization.l2)
+
+    def _penalty(self, weights: Sequence[torch.Tensor]) -> torch.Tensor | None:
+        """The L1 and L2 terms added to the loss, or None when both are off. Both the eager
+        and the traced step call it, so that they compute the same sums in the same order."""
         reg = self.spec.regularization
         terms = []
         if reg.l1:
-            terms.append(reg.l1 * sum(w.abs().sum() for w in linear_weights(self.model)))
+            terms.append(reg.l1 * sum(w.abs().sum() for w in weights))
         if reg.l2:
-            terms.append(reg.l2 * sum(w.pow(2).sum() for w in linear_weights(self.model)))
+            terms.append(reg.l2 * sum(w.pow(2).sum() for w in weights))
         return sum(terms) if terms else None  # type: ignore[return-value]
+
+    def _traced_step(self) -> TracedStep | None:
+        """The replayed step (see traced.py) once the first epoch has run eagerly, for models
+        that allow it; None means: step eagerly."""
+        if not self.use_traced or self.epoch == 0:
+            return None
+        if self._traced is None:
+            try:
+                self._traced = TracedStep(self.model, self.loss_fn, self._penalty)
+            except Exception:  # a model the recorder cannot follow still trains, eagerly
+                self.use_traced = False
+                return None
+        return self._traced
 
     def _end_epoch(self) -> None:
         self.epoch += 1

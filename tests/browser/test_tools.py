@@ -213,7 +213,8 @@ def test_the_smoothing_presets_move_the_loss_slider(page: Page, server: Any,
     driver = open_lesson(page, server, "smoothing")
     tool = page.locator("#tool-ema")
     expect(tool).to_contain_text("debiased exponential moving average")
-    expect(tool.get_by_role("button", name="β = 0.9", exact=True)).to_have_attribute("aria-pressed", "true")
+    default = tool.get_by_role("button", name="β = 0.9", exact=True)
+    expect(default).to_have_attribute("aria-pressed", "true")
     shoot(driver, artifacts, "tools-ema")  # the page's default smoothing, 0.9, marked
     slider = page.locator("#loss-smoothing")
     for name, value in [("No smoothing", "0"), ("β = 0.99", "0.99"), ("β = 0.9", "0.9")]:

@@ -1,0 +1,104 @@
+"""The traced step: a training step's forward, loss and backward, recorded once as a flat list
+of aten operations (torch.fx make_fx) and replayed without autograd's engine or nn.Module calls.
+
+Why: a tiny network's step is made of fixed per-operation costs, and autograd's bookkeeping and
+the modules' Python cost as much again as the kernels' dispatch. The replay calls the same
+kernels in the same order on the same tensors, so its losses and gradients are bitwise those of
+the eager step (tests/unit/test_traced.py holds every path to that); the optimizer's update stays
+torch.optim's own, so every optimizer, schedule and mid-run change works unchanged.
+
+Only models whose step is a pure function of (parameters, batch) qualify: no Dropout (it draws
+random masks) and no BatchNorm (running statistics, train/eval modes). They train eagerly.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import nn
+from torch.func import functional_call
+from torch.fx.experimental.proxy_tensor import make_fx
+
+from torchplay.build import SeededDropout
+
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+PenaltyFn = Callable[[Sequence[torch.Tensor]], torch.Tensor | None]
+UNTRACEABLE = (SeededDropout, nn.Dropout, nn.BatchNorm1d)
+
+
+def traceable(model: nn.Module) -> bool:
+    return not any(isinstance(m, UNTRACEABLE) for m in model.modules())
+
+
+class TracedStep:
+    """Gradients and losses of one mini-batch by replaying a recorded graph; one recording per
+    batch size (an epoch's last batch may be shorter). Build a new one when the loss or the
+    penalty changes: both are recorded into the graph as constants."""
+
+    def __init__(self, model: nn.Module, loss_fn: LossFn, penalty: PenaltyFn) -> None:
+        named = dict(model.named_parameters())
+        self.names = list(named)
+        self.params = list(named.values())
+        # Replaying on detached aliases (same storage) keeps autograd from recording the replay.
+        self.leaves = [p.detach() for p in self.params]
+        weights = {f"{i}.weight" for i, m in enumerate(model) if isinstance(m, nn.Linear)}
+        weight_index = [i for i, name in enumerate(self.names) if name in weights]
+
+        def step(params: list[torch.Tensor], x: torch.Tensor, y: torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, ...]]:
+            # The eager step's operations, in its order: forward, loss, penalty, backward.
+            data_loss = loss_fn(functional_call(model, dict(zip(self.names, params, strict=True)),
+                                                (x,)), y)
+            extra = penalty([params[i] for i in weight_index])
+            loss = data_loss if extra is None else data_loss + extra
+            grads = torch.autograd.grad(loss, params)
+            return data_loss.detach(), loss.detach(), grads
+
+        self._step = step
+        self._graphs: dict[int, torch.fx.GraphModule] = {}
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(data loss, total loss) of the batch; each parameter's .grad set for the optimizer."""
+        graph = self._graphs.get(len(x))
+        if graph is None:
+            graph = self._graphs[len(x)] = self._record(x, y)
+        data_loss, loss, grads = graph(self.leaves, x, y)
+        for param, grad in zip(self.params, grads, strict=True):
+            param.grad = grad
+        return data_loss, loss
+
+    def _record(self, x: torch.Tensor, y: torch.Tensor) -> torch.fx.GraphModule:
+        inputs = [p.detach().requires_grad_(True) for p in self.params]
+        graph = make_fx(self._step)(inputs, x, y)
+        _drop_identities(graph.graph)
+        graph.recompile()
+        return graph
+
+
+def optimizer_step(optimizer: torch.optim.Optimizer) -> None:
+    """optimizer.step() without the wrappers torch.optim puts around it (profiler range, step
+    hooks, which torchplay does not use): the same update, a third less time on a tiny net."""
+    with torch.no_grad():
+        inspect.unwrap(type(optimizer).step)(optimizer)
+
+
+def _drop_identities(graph: torch.fx.Graph) -> None:
+    """Remove operations that return what they were given: detach of a tensor that needs no
+    gradient, and a transpose of a transpose (backward transposes the forward's transposed
+    weight back). Each removed operation is a dispatch saved on every step."""
+    aten = torch.ops.aten
+    for node in list(graph.nodes):
+        if node.op != "call_function":
+            continue
+        source = node.args[0] if node.args else None
+        if node.target is aten.detach.default:
+            node.replace_all_uses_with(source)
+        elif (node.target is aten.t.default and isinstance(source, torch.fx.Node)
+              and source.target is aten.t.default):
+            node.replace_all_uses_with(source.args[0])
+        else:
+            continue
+        graph.erase_node(node)
+    graph.eliminate_dead_code()
