@@ -48,6 +48,7 @@ def check_batchable(specs: Sequence[ExperimentSpec]) -> None:
                 ("loss", spec.loss == first.loss),
                 ("optimizer.kind", spec.optimizer.kind == first.optimizer.kind),
                 ("training.batch_size", spec.training.batch_size == first.training.batch_size),
+                ("training.epochs", spec.training.epochs == first.training.epochs),
                 ("data.points", (spec.data.points, spec.data.train_fraction) ==
                  (first.data.points, first.data.train_fraction)),
                 ("data.kind", spec.data.kind == first.data.kind and

@@ -63,7 +63,15 @@ class RunGroup:
 
     @property
     def epoch(self) -> int:
-        return min(s.epoch for s in self.sessions)
+        """The epoch of the variant furthest behind among those that train now."""
+        return min(s.epoch for s in self._training())
+
+    def _training(self) -> list[TrainingSession]:
+        """The variants a step advances: those short of their own epoch limit, so that each
+        stops at its own; once all have reached theirs (a person resumed after the finish),
+        every variant that has not diverged, as a lone session goes on past its limit."""
+        alive = [s for s in self.sessions if not s.diverged] or self.sessions
+        return [s for s in alive if not _at_limit(s)] or alive
 
     @property
     def last_layers(self) -> object:
@@ -102,25 +110,25 @@ class RunGroup:
     def step(self, probe: bool = False) -> None:
         """One step of every variant still training."""
         epoch = self.epoch
-        if self.batch is not None:
+        short = any(not _at_limit(s) for s in self._training())
+        if self.batch is not None:  # batched variants share one epoch limit (check_batchable)
             self.batch.step(probe)
         else:
-            for session in self.sessions:
-                if not session.diverged:
-                    session.step(probe)
+            for session in self._training():
+                session.step(probe)
         self.pending_steps = max(0, self.pending_steps - 1)
-        if self.epoch > epoch:
-            self._epoch_ended()
+        finished = short and all(_at_limit(s) for s in self._training())
+        if finished or self.epoch > epoch:
+            self._epoch_ended(finished)
 
-    def _epoch_ended(self) -> None:
+    def _epoch_ended(self, finished: bool) -> None:
         if self.epoch_target is not None and self.epoch >= self.epoch_target:
             self.epoch_target = None
-        limit = self.specs[0].training.epochs
-        if limit is not None and self.epoch == limit:
+        if finished:  # the last variant short of its epoch limit has reached it
             self.running = False
             self.pending_steps = 0
-            self.events.append({"event": "finished", "step": self.sessions[0].step_count,
-                                "epoch": self.epoch})
+            self.events.append({"event": "finished", "step": max(
+                s.step_count for s in self.sessions), "epoch": self.epoch})
 
     def frames(self) -> list[dict[str, Any]]:
         """One frame per variant, each marked with its index."""
@@ -134,3 +142,8 @@ class RunGroup:
             events += [{**event, "variant": k} for event in session.take_events()
                        if event["event"] == "diverged"]  # the group finishes as one
         return events
+
+
+def _at_limit(session: TrainingSession) -> bool:
+    limit = session.spec.training.epochs
+    return limit is not None and session.epoch >= limit

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from torchplay.batched import BatchedRuns
+from torchplay.group import RunGroup
 from torchplay.session import TrainingSession
 from torchplay.spec import ExperimentSpec, SpecError, merge_patch
 
@@ -92,3 +93,22 @@ def test_layers_without_a_batched_form_are_refused() -> None:
     with pytest.raises(SpecError) as caught:
         BatchedRuns(variants(spec, [{}, {}]), CPU)
     assert caught.value.field == "network.layers.1"
+
+
+def test_side_by_side_variants_each_stop_at_their_own_epoch_limit() -> None:
+    """A lesson may compare a short run with a long one (bias/variance): the short one stops
+    at its limit while the long one goes on, and the group finishes with the last."""
+    specs = variants(TANH_SGD, [{"training": {"epochs": 3}}, {"training": {"epochs": 5}}])
+    group = RunGroup(specs, CPU)
+    assert not group.batched  # different limits keep them out of one batch
+    group.running = True
+    while group.wants_work:
+        group.step()
+    assert [s.epoch for s in group.sessions] == [3, 5]
+    assert [e["event"] for e in group.take_events()] == ["finished"]
+    group.running = True  # resumed after the finish: every variant goes on, as a lone run does
+    group.request(1, "epoch")
+    group.running = False
+    while group.wants_work:
+        group.step()
+    assert [s.epoch for s in group.sessions] == [4, 6]
