@@ -157,11 +157,12 @@ class TrainingSession:
             return
         batch = self._order[self._position:self._position + self.batch_size]
         x, y = self.x_train[batch], self.y_train[batch]
-        traced = None if probe else self._traced_step()
+        traced = None if probe else self._traced_step(x, y)
         watch = None
         if traced is not None:
             data_loss, loss = traced(x, y)
             has_penalty = self._penalty_on
+            optimizer_step(self.optimizer)
         else:
             if not self.model.training:  # toggled only after an evaluation: .train() recurses
                 self.model.train()
@@ -174,9 +175,6 @@ class TrainingSession:
             loss.backward()
             if watch:
                 watch.after_backward()
-        if traced is not None:
-            optimizer_step(self.optimizer)
-        else:
             self.optimizer.step()
         if watch:
             self.last_layers = watch.finish()
@@ -209,17 +207,18 @@ class TrainingSession:
             terms.append(reg.l2 * sum(w.pow(2).sum() for w in weights))
         return sum(terms) if terms else None  # type: ignore[return-value]
 
-    def _traced_step(self) -> TracedStep | None:
-        """The replayed step (see traced.py) once the first epoch has run eagerly, for models
-        that allow it; None means: step eagerly."""
+    def _traced_step(self, x: torch.Tensor, y: torch.Tensor) -> TracedStep | None:
+        """The replayed step (see traced.py), prepared for this batch, once the first epoch
+        has run eagerly, for models that allow it; None means: step eagerly."""
         if not self.use_traced or self.epoch == 0:
             return None
-        if self._traced is None:
-            try:
+        try:
+            if self._traced is None:
                 self._traced = TracedStep(self.model, self.loss_fn, self._penalty)
-            except Exception:  # a model the recorder cannot follow still trains, eagerly
-                self.use_traced = False
-                return None
+            self._traced.prepare(x, y)
+        except Exception:  # a model the recorder cannot follow still trains, eagerly
+            self.use_traced, self._traced = False, None
+            return None
         return self._traced
 
     def _end_epoch(self) -> None:

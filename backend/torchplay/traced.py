@@ -24,7 +24,7 @@ from torch.func import functional_call
 from torch.fx.experimental.proxy_tensor import make_fx
 from torch.utils._pytree import tree_flatten
 
-from torchplay.build import SeededDropout
+from torchplay.build import SeededDropout, linear_weights
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 PenaltyFn = Callable[[Sequence[torch.Tensor]], torch.Tensor | None]
@@ -47,8 +47,8 @@ class TracedStep:
         self.params = list(named.values())
         # Replaying on detached aliases (same storage) keeps autograd from recording the replay.
         self.leaves = [p.detach() for p in self.params]
-        weights = {f"{i}.weight" for i, m in enumerate(model) if isinstance(m, nn.Linear)}
-        weight_index = [i for i, name in enumerate(self.names) if name in weights]
+        weights = {id(w) for w in linear_weights(model)}
+        weight_index = [i for i, p in enumerate(self.params) if id(p) in weights]
 
         def step(params: list[torch.Tensor], x: torch.Tensor, y: torch.Tensor
                  ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, ...]]:
@@ -63,26 +63,22 @@ class TracedStep:
         self._step = step
         self._replays: dict[int, Replay] = {}
 
+    def prepare(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        """Record the step for this batch's size unless done; raises if the recorder cannot
+        follow the model (the caller then steps eagerly). Recording changes no tensor."""
+        if len(x) not in self._replays:
+            inputs = [p.detach().requires_grad_(True) for p in self.params]
+            graph = make_fx(self._step)(inputs, x, y).graph
+            _drop_identities(graph)
+            self._replays[len(x)] = _straight_line(graph)
+
     def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(data loss, total loss) of the batch; each parameter's .grad set for the optimizer."""
-        replay = self._replays.get(len(x))
-        if replay is None:
-            replay = self._replays[len(x)] = self._record(x, y)
-        data_loss, loss, *grads = replay(*self.leaves, x, y)
+        """(data loss, total loss) of a prepared batch size; each parameter's .grad set for the
+        optimizer."""
+        data_loss, loss, *grads = self._replays[len(x)](*self.leaves, x, y)
         for param, grad in zip(self.params, grads, strict=True):
             param.grad = grad
         return data_loss, loss
-
-    @property
-    def recorded_sizes(self) -> list[int]:
-        """Batch sizes recorded so far."""
-        return sorted(self._replays)
-
-    def _record(self, x: torch.Tensor, y: torch.Tensor) -> Replay:
-        inputs = [p.detach().requires_grad_(True) for p in self.params]
-        graph = make_fx(self._step)(inputs, x, y).graph
-        _drop_identities(graph)
-        return _straight_line(graph)
 
 
 def optimizer_step(optimizer: torch.optim.Optimizer) -> None:

@@ -105,3 +105,17 @@ def test_random_or_stateful_layers_train_eagerly(layer: dict[str, Any]) -> None:
     session = train(spec, True, 3 * TrainingSession(spec, CPU).steps_per_epoch)
     assert session._traced is None and not session.use_traced
     assert history(session) == history(train(spec, False, session.step_count))
+
+
+def test_a_step_the_recorder_cannot_follow_trains_eagerly(monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    """Recording may fail on some future operation: the run goes on, eagerly, unchanged."""
+    def refuse(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("cannot trace this")
+
+    monkeypatch.setattr("torchplay.traced.make_fx", refuse)
+    spec = ExperimentSpec.model_validate(SETUPS["tf-default"])
+    steps = 3 * TrainingSession(spec, CPU).steps_per_epoch
+    session = train(spec, True, steps)
+    assert not session.use_traced and session.step_count == steps
+    assert history(session) == history(train(spec, False, steps))
