@@ -29,7 +29,7 @@ from torchplay.build import (
 from torchplay.data import Features, generate
 from torchplay.history import Cursor, History
 from torchplay.spec import ExperimentSpec, SpecError
-from torchplay.traced import TracedStep, optimizer_step, traceable
+from torchplay.traced import TracedStep, traceable
 
 
 def resolve_device(name: str) -> torch.device:
@@ -82,10 +82,13 @@ class TrainingSession:
         self.loss_fn = make_loss(self.spec.loss)
         self.optimizer = make_optimizer(self.spec, self.model)
         self.use_traced = self.allow_traced and traceable(self.model)
+        self._has_norm = any(isinstance(m, nn.BatchNorm1d) for m in self.model)
         self._traced: TracedStep | None = None
         self.step_count = 0
         self.epoch = 0
         self._order = self._new_order()
+        self._gathered: tuple[torch.Tensor | None, torch.Tensor, torch.Tensor] = (
+            None, self.x_train, self.y_train)
         self._position = 0
         self.running = False
         self.pending_steps = 0
@@ -134,8 +137,7 @@ class TrainingSession:
         """Points an epoch uses. BatchNorm cannot normalise a batch of one point, so when the
         last batch would hold one, that point sits this epoch out (the next shuffle differs)."""
         n = len(self.y_train)
-        has_norm = any(isinstance(m, nn.BatchNorm1d) for m in self.model)
-        return n - 1 if has_norm and n % self.batch_size == 1 else n
+        return n - 1 if self._has_norm and n % self.batch_size == 1 else n
 
     @property
     def steps_per_epoch(self) -> int:
@@ -155,14 +157,16 @@ class TrainingSession:
         """One optimizer step on the next mini-batch; with probe, also measure every layer."""
         if self.diverged:
             return
-        batch = self._order[self._position:self._position + self.batch_size]
-        x, y = self.x_train[batch], self.y_train[batch]
+        size = self.batch_size
+        x_epoch, y_epoch = self._shuffled()
+        x = x_epoch[self._position:self._position + size]
+        y = y_epoch[self._position:self._position + size]
         traced = None if probe else self._traced_step(x, y)
         watch = None
         if traced is not None:
-            data_loss, loss = traced(x, y)
+            data_loss, loss, grads = traced(x, y)
             has_penalty = self._penalty_on
-            optimizer_step(self.optimizer)
+            traced.update(self.optimizer, grads)
         else:
             if not self.model.training:  # toggled only after an evaluation: .train() recurses
                 self.model.train()
@@ -183,14 +187,24 @@ class TrainingSession:
         else:
             value, total = torch.stack((data_loss.detach(), loss.detach())).tolist()
         self.step_count += 1
-        self.pending_steps = max(0, self.pending_steps - 1)
-        self._position += self.batch_size
+        if self.pending_steps:
+            self.pending_steps -= 1
+        self._position += size
         if not (math.isfinite(value) and math.isfinite(total)):
             self._diverge(total if math.isfinite(value) else value)
             return
         self.history.add_step(self.step_count, value)
         if self._position >= self.epoch_length:
             self._end_epoch()
+
+    def _shuffled(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """This epoch's training set in its shuffled order, gathered once an epoch, so that a
+        step takes its batch as a slice (a view) rather than gathering it."""
+        order, x, y = self._gathered
+        if order is not self._order:  # a new epoch (or a RunGroup reshuffled this session)
+            order, x, y = self._order, self.x_train[self._order], self.y_train[self._order]
+            self._gathered = order, x, y
+        return x, y
 
     @property
     def _penalty_on(self) -> bool:

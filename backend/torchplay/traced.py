@@ -70,15 +70,34 @@ class TracedStep:
             inputs = [p.detach().requires_grad_(True) for p in self.params]
             graph = make_fx(self._step)(inputs, x, y).graph
             _drop_identities(graph)
-            self._replays[len(x)] = _straight_line(graph)
+            _fold_sum_views(graph)
+            self._replays[len(x)] = _straight_line(graph, _hoist(graph, self.leaves))
 
-    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(data loss, total loss) of a prepared batch size; each parameter's .grad set for the
-        optimizer."""
+    def __call__(self, x: torch.Tensor, y: torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+        """(data loss, total loss, gradients in parameter order) of a prepared batch size."""
         data_loss, loss, *grads = self._replays[len(x)](*self.leaves, x, y)
+        return data_loss, loss, grads
+
+    def update(self, optimizer: torch.optim.Optimizer, grads: list[torch.Tensor]) -> None:
+        """The optimizer's step with these gradients. Plain SGD (no momentum, weight decay or
+        maximize: TF Playground's default) is applied here as torch.optim applies it,
+        param.add_(grad, alpha=-lr) per tensor, without its per-step bookkeeping; any other
+        optimizer steps itself. Either way each parameter's .grad is this step's gradient."""
         for param, grad in zip(self.params, grads, strict=True):
             param.grad = grad
-        return data_loss, loss
+        if _plain_sgd(optimizer):
+            torch._foreach_add_(self.leaves, grads, alpha=-optimizer.param_groups[0]["lr"])
+        else:
+            optimizer_step(optimizer)
+
+
+def _plain_sgd(optimizer: torch.optim.Optimizer) -> bool:
+    if type(optimizer) is not torch.optim.SGD or len(optimizer.param_groups) != 1:
+        return False
+    group = optimizer.param_groups[0]
+    return (group["momentum"] == 0 and group["weight_decay"] == 0 and not group["maximize"]
+            and not isinstance(group["lr"], torch.Tensor))
 
 
 def optimizer_step(optimizer: torch.optim.Optimizer) -> None:
@@ -88,11 +107,11 @@ def optimizer_step(optimizer: torch.optim.Optimizer) -> None:
         inspect.unwrap(type(optimizer).step)(optimizer)
 
 
-def _straight_line(graph: torch.fx.Graph) -> Replay:
+def _straight_line(graph: torch.fx.Graph, bound: dict[torch.fx.Node, torch.Tensor]) -> Replay:
     """The graph as one Python function of flat arguments (parameters, x, y) returning a flat
     tuple (data loss, loss, gradients...) that calls each operation's C++ entry point directly.
     fx's own GraphModule goes through pytree and a Python wrapper per operation: a third of the
-    replay's time on a tiny network."""
+    replay's time on a tiny network. Nodes in `bound` are not computed: their tensor is used."""
     scope: dict[str, Any] = {}
     names: dict[torch.fx.Node, str] = {}
     arguments: list[str] = []
@@ -114,6 +133,8 @@ def _straight_line(graph: torch.fx.Graph) -> Replay:
         name = names[node] = f"v{index}"
         if node.op == "placeholder":
             arguments.append(name)
+        elif node in bound:
+            scope[name] = bound[node]
         elif node.op == "output":
             lines.append(f"return {source(tuple(tree_flatten(node.args[0])[0]))}")
         elif node.target is operator.getitem:
@@ -147,3 +168,66 @@ def _drop_identities(graph: torch.fx.Graph) -> None:
             continue
         graph.erase_node(node)
     graph.eliminate_dead_code()
+
+
+def _fold_sum_views(graph: torch.fx.Graph) -> None:
+    """sum(x, dims, keepdim=True) viewed as the keepdim=False shape (a bias's gradient) becomes
+    sum(x, dims, keepdim=False): the same reduction, one dispatch fewer."""
+    aten = torch.ops.aten
+    for node in list(graph.nodes):
+        source = node.args[0] if node.args else None
+        if (node.target is not aten.view.default or not isinstance(source, torch.fx.Node)
+                or source.target is not aten.sum.dim_IntList or len(source.users) != 1
+                or source.kwargs or source.args[2:] != (True,)):
+            continue
+        kept = [n for i, n in enumerate(source.meta["val"].shape)
+                if i not in _dims(source.args[1], source.meta["val"].dim())]
+        if list(node.args[1]) != kept:
+            continue
+        with graph.inserting_before(node):
+            folded = graph.call_function(aten.sum.dim_IntList, (source.args[0], source.args[1],
+                                                                False))
+        folded.meta = dict(node.meta)
+        node.replace_all_uses_with(folded)
+        graph.erase_node(node)
+        graph.erase_node(source)
+
+
+def _dims(dims: Sequence[int], rank: int) -> set[int]:
+    return {d % rank for d in dims}
+
+
+def _hoist(graph: torch.fx.Graph, leaves: list[torch.Tensor]) -> dict[torch.fx.Node, torch.Tensor]:
+    """Tensors computed once instead of every step: views of the parameters (the transposed
+    weights: the optimizer updates parameters in place, so a view stays current) and constant
+    gradient seeds (ones_like of the loss, whose value never depends on the loss)."""
+    aten = torch.ops.aten
+    bound: dict[torch.fx.Node, torch.Tensor] = {}
+    placeholders = [n for n in graph.nodes if n.op == "placeholder"]
+    bound_leaves = dict(zip(placeholders, leaves, strict=False))
+    outputs = set(tree_flatten(next(iter(reversed(graph.nodes))).args[0])[0])
+    for node in graph.nodes:
+        if node.op != "call_function" or node in outputs or not _read_only_users(node):
+            continue
+        schema = getattr(node.target, "_schema", None)
+        if node.target in (aten.ones_like.default, aten.zeros_like.default):
+            val = node.meta["val"]
+            fill = 1 if node.target is aten.ones_like.default else 0
+            bound[node] = torch.empty_strided(val.shape, val.stride(), dtype=val.dtype,
+                                              device=val.device).fill_(fill)
+        elif (schema is not None and _is_view(schema)
+              and isinstance(node.args[0], torch.fx.Node) and node.args[0] in bound_leaves
+              and all(not isinstance(a, torch.fx.Node) for a in node.args[1:])):
+            bound[node] = node.target(bound_leaves[node.args[0]], *node.args[1:], **node.kwargs)
+    return bound
+
+
+def _is_view(schema: torch.FunctionSchema) -> bool:
+    alias = schema.returns[0].alias_info if len(schema.returns) == 1 else None
+    return alias is not None and not alias.is_write and not schema.is_mutable
+
+
+def _read_only_users(node: torch.fx.Node) -> bool:
+    """No operation writes to this node's tensor (a hoisted tensor is shared by every step)."""
+    return all(getattr(getattr(user.target, "_schema", None), "is_mutable", False) is False
+               for user in node.users)
