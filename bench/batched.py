@@ -56,6 +56,9 @@ def main() -> None:
                 session.step()
 
         batch = BatchedRuns(specs, CPU)
+        for _ in range(sessions[0].steps_per_epoch + 1):  # past the first epoch: both record
+            separate()                                     # their step, then replay it
+            batch.step()
         lone = steps_per_second(separate, args.seconds) * k
         together = steps_per_second(batch.step, args.seconds) * k
         print(f"{k:>5} {lone:>24,.0f} {together:>22,.0f} {together / lone:>7.1f}")

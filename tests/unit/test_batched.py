@@ -60,6 +60,8 @@ def test_each_variant_equals_its_lone_run(base: dict, patches: list[dict]) -> No
     batch = BatchedRuns(specs, CPU)
     for i in range(steps):
         batch.step(probe=i == probe_at)
+    has_dropout = any(layer.type == "dropout" for layer in specs[0].network.layers)
+    assert bool(batch._replays) != has_dropout, "recorded steps are for models without dropout"
     for k, spec in enumerate(specs):
         alone = lone_run(spec, steps, probe_at)
         together = batch.sessions[k]
@@ -112,3 +114,24 @@ def test_side_by_side_variants_each_stop_at_their_own_epoch_limit() -> None:
     while group.wants_work:
         group.step()
     assert [s.epoch for s in group.sessions] == [4, 6]
+
+
+def test_a_variant_that_diverges_stops_where_its_lone_run_does() -> None:
+    """One learning rate far too high: that variant's loss overflows and it stops at the step
+    its lone run stops at, with the same message; the other variant trains on."""
+    base = {"data": {"kind": "plane", "points": 200}, "loss": {"kind": "mse"},
+            "network": {"layers": [{"type": "linear", "units": 8},
+                                   {"type": "activation", "fn": "identity"}]},
+            "optimizer": {"kind": "sgd", "lr": 0.01}}
+    specs = variants(base, [{}, {"optimizer": {"lr": 3.0}}])
+    steps = 3 * TrainingSession(specs[0], CPU).steps_per_epoch + 4
+    batch = BatchedRuns(specs, CPU)
+    for _ in range(steps):
+        batch.step()
+    batch.flush()
+    calm, wild = batch.sessions
+    alone = lone_run(specs[1], steps, probe_at=-1)
+    assert alone.diverged and wild.diverged and not calm.diverged
+    assert wild.take_events() == alone.take_events()
+    assert wild.step_count == alone.step_count
+    assert calm.step_count == steps and len(calm.history.steps.data["loss"]) == steps
