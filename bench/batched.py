@@ -6,7 +6,9 @@ measured in the same run on one torch thread.
 
 The variants are TF Playground's default setup (circle, 250 training points, batch 10,
 [4, 2] tanh, SGD) with K different seeds and learning rates. Read the ratio, not the absolute
-figures: times drift 20-30% between runs on a 2-vCPU machine.
+figures: times drift 20-30% between runs on a 2-vCPU machine. Separate sessions replay their
+traced step (torchplay/traced.py) as a lone run does; "separate, eager" gives the same runs with
+it off, the baseline before that step existed.
 """
 
 from __future__ import annotations
@@ -46,10 +48,12 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     print(f"torch {torch.__version__}, 1 thread")
-    print(f"{'K':>5} {'separate model-steps/s':>24} {'batched model-steps/s':>22} {'ratio':>7}")
+    print(f"{'K':>5} {'separate model-steps/s':>24} {'batched model-steps/s':>22} {'ratio':>7}"
+          f" {'separate, eager':>16} {'ratio':>7}")
     for k in args.k:
         specs = variant_specs(k)
         sessions = [TrainingSession(spec, CPU) for spec in specs]
+        eager = [TrainingSession(spec, CPU, traced=False) for spec in specs]
 
         def separate(sessions: list[TrainingSession] = sessions) -> None:
             for session in sessions:  # one step of every variant, one after another
@@ -61,7 +65,9 @@ def main() -> None:
             batch.step()
         lone = steps_per_second(separate, args.seconds) * k
         together = steps_per_second(batch.step, args.seconds) * k
-        print(f"{k:>5} {lone:>24,.0f} {together:>22,.0f} {together / lone:>7.1f}")
+        plain = steps_per_second(lambda e=eager: separate(e), args.seconds) * k
+        print(f"{k:>5} {lone:>24,.0f} {together:>22,.0f} {together / lone:>7.1f}"
+              f" {plain:>16,.0f} {together / plain:>7.1f}")
 
 
 if __name__ == "__main__":
