@@ -4,8 +4,9 @@ of aten operations (torch.fx make_fx) and replayed without autograd's engine or 
 Why: a tiny network's step is made of fixed per-operation costs, and autograd's bookkeeping and
 the modules' Python cost as much again as the kernels' dispatch. The replay calls the same
 kernels in the same order on the same tensors, so its losses and gradients are bitwise those of
-the eager step (tests/unit/test_traced.py holds every path to that); the optimizer's update stays
-torch.optim's own, so every optimizer, schedule and mid-run change works unchanged.
+the eager step (tests/unit/test_traced.py holds every path to that); the optimizer's update is
+torch.optim's own (plain SGD's, one foreach add, is applied here as torch.optim applies it), so
+every optimizer, schedule and mid-run change works unchanged.
 
 Only models whose step is a pure function of (parameters, batch) qualify: no Dropout (it draws
 random masks) and no BatchNorm (running statistics, train/eval modes). They train eagerly.
@@ -93,7 +94,7 @@ def _plain_sgd(optimizer: torch.optim.Optimizer) -> bool:
         return False
     group = optimizer.param_groups[0]
     return (group["momentum"] == 0 and group["weight_decay"] == 0 and not group["maximize"]
-            and not isinstance(group["lr"], torch.Tensor))
+            and not group.get("fused") and not isinstance(group["lr"], torch.Tensor))
 
 
 def record(step: Callable[..., Any], params: Sequence[torch.Tensor],
@@ -218,7 +219,9 @@ def _hoist(graph: torch.fx.Graph, leaves: list[torch.Tensor]) -> dict[torch.fx.N
         if node.op != "call_function" or node in outputs or not _read_only_users(node):
             continue
         schema = getattr(node.target, "_schema", None)
-        if node.target in (aten.ones_like.default, aten.zeros_like.default):
+        if node.target in (aten.ones_like.default, aten.zeros_like.default) and not any(
+                _is_view(getattr(user.target, "_schema", None)) for user in node.users):
+            # no view of the constant may reach a gradient the optimizer could write to
             val = node.meta["val"]
             fill = 1 if node.target is aten.ones_like.default else 0
             bound[node] = torch.empty_strided(val.shape, val.stride(), dtype=val.dtype,
@@ -230,7 +233,9 @@ def _hoist(graph: torch.fx.Graph, leaves: list[torch.Tensor]) -> dict[torch.fx.N
     return bound
 
 
-def _is_view(schema: torch.FunctionSchema) -> bool:
+def _is_view(schema: torch.FunctionSchema | None) -> bool:
+    if schema is None:
+        return False
     alias = schema.returns[0].alias_info if len(schema.returns) == 1 else None
     return alias is not None and not alias.is_write and not schema.is_mutable
 
