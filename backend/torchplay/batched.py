@@ -205,13 +205,8 @@ class BatchedRuns:
         if not probe and self.traceable and self.sessions[0].epoch > 0:
             try:
                 if key not in self._replays:
-                    def objective(params: Sequence[torch.Tensor], x: torch.Tensor,
-                                  y: torch.Tensor, l1: torch.Tensor, l2: torch.Tensor
-                                  ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
-                        return self._objective(params, x, y, l1, l2)  # no `record` argument
-
-                    self._replays[key] = traced.record(objective, self.params, self._leaves,
-                                                       x, y, self.l1, self.l2)
+                    self._replays[key] = traced.record_step(self._objective, self.params,
+                                                            self._leaves, x, y, self.l1, self.l2)
                 losses, *grads = self._replays[key](*self._leaves, x, y, self.l1, self.l2)
                 return losses, grads
             except Exception:  # a model the recorder cannot follow still trains, eagerly

@@ -68,7 +68,7 @@ class TracedStep:
         """Record the step for this batch's size unless done; raises if the recorder cannot
         follow the model (the caller then steps eagerly). Recording changes no tensor."""
         if len(x) not in self._replays:
-            self._replays[len(x)] = record(self._step, self.params, self.leaves, x, y)
+            self._replays[len(x)] = record_step(self._step, self.params, self.leaves, x, y)
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor
                  ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
@@ -97,13 +97,17 @@ def _plain_sgd(optimizer: torch.optim.Optimizer) -> bool:
             and not group.get("fused") and not isinstance(group["lr"], torch.Tensor))
 
 
-def record(step: Callable[..., Any], params: Sequence[torch.Tensor],
+def record_step(step: Callable[..., Any], params: Sequence[torch.Tensor],
            leaves: Sequence[torch.Tensor], *args: torch.Tensor) -> Replay:
     """step(params, *args), recorded on these example arguments and simplified, as a replay
     of flat arguments (*leaves, *args) returning step's outputs flattened. `leaves` are the
     tensors the replay will be given for params: views of them are computed here, once."""
     inputs = [p.detach().requires_grad_(True) for p in params]
-    graph = make_fx(step)(inputs, *args).graph
+
+    def plain(params: list[torch.Tensor], *args: torch.Tensor) -> Any:
+        return step(params, *args)  # fx counts a bound method's `self` and defaulted arguments
+
+    graph = make_fx(plain)(inputs, *args).graph
     _drop_identities(graph)
     _fold_sum_views(graph)
     return _straight_line(graph, _hoist(graph, list(leaves)))
