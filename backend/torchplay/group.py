@@ -105,7 +105,7 @@ class RunGroup:
                 return
             if kinds_changed:
                 self.batch.state = [{} for _ in self.batch.params]
-            self.batch._hyper()
+            self.batch.refresh()
 
     def step(self, probe: bool = False) -> None:
         """One step of every variant still training."""

@@ -100,8 +100,9 @@ def _plain_sgd(optimizer: torch.optim.Optimizer) -> bool:
 def record_step(step: Callable[..., Any], params: Sequence[torch.Tensor],
            leaves: Sequence[torch.Tensor], *args: torch.Tensor) -> Replay:
     """step(params, *args), recorded on these example arguments and simplified, as a replay
-    of flat arguments (*leaves, *args) returning step's outputs flattened. `leaves` are the
-    tensors the replay will be given for params: views of them are computed here, once."""
+    of flat arguments (*leaves, *rest of args) returning step's outputs flattened. `leaves` are
+    the tensors every call of the replay will be given first: for params, then for any leading
+    args that never change (a constant). Views of them are computed here, once."""
     inputs = [p.detach().requires_grad_(True) for p in params]
 
     def plain(params: list[torch.Tensor], *args: torch.Tensor) -> Any:
@@ -184,18 +185,19 @@ def _drop_identities(graph: torch.fx.Graph) -> None:
 
 
 def _fold_sum_views(graph: torch.fx.Graph) -> None:
-    """sum(x, dims, keepdim=True) viewed as the keepdim=False shape (a bias's gradient) becomes
-    sum(x, dims, keepdim=False): the same reduction, one dispatch fewer."""
+    """sum(x, dims, keepdim=True) viewed or squeezed to the keepdim=False shape (a bias's
+    gradient) becomes sum(x, dims, keepdim=False): the same reduction, one dispatch fewer."""
     aten = torch.ops.aten
     for node in list(graph.nodes):
         source = node.args[0] if node.args else None
-        if (node.target is not aten.view.default or not isinstance(source, torch.fx.Node)
+        if (node.target not in (aten.view.default, aten.squeeze.dim, aten.squeeze.dims)
+                or not isinstance(source, torch.fx.Node)
                 or source.target is not aten.sum.dim_IntList or len(source.users) != 1
                 or source.kwargs or source.args[2:] != (True,)):
             continue
         kept = [n for i, n in enumerate(source.meta["val"].shape)
                 if i not in _dims(source.args[1], source.meta["val"].dim())]
-        if list(node.args[1]) != kept:
+        if list(node.meta["val"].shape) != kept:
             continue
         with graph.inserting_before(node):
             folded = graph.call_function(aten.sum.dim_IntList, (source.args[0], source.args[1],
@@ -211,16 +213,18 @@ def _dims(dims: Sequence[int], rank: int) -> set[int]:
 
 
 def _hoist(graph: torch.fx.Graph, leaves: list[torch.Tensor]) -> dict[torch.fx.Node, torch.Tensor]:
-    """Tensors computed once instead of every step: views of the parameters (the transposed
-    weights: the optimizer updates parameters in place, so a view stays current) and constant
-    gradient seeds (ones_like of the loss, whose value never depends on the loss)."""
+    """Tensors computed once instead of every step: views of the leaves and views of those
+    (the transposed weights: the optimizer updates parameters in place, so a view stays
+    current) and constant gradient seeds (ones_like of the loss, whose value never depends on
+    the loss)."""
     aten = torch.ops.aten
     bound: dict[torch.fx.Node, torch.Tensor] = {}
     placeholders = [n for n in graph.nodes if n.op == "placeholder"]
     bound_leaves = dict(zip(placeholders, leaves, strict=False))
     outputs = set(tree_flatten(next(iter(reversed(graph.nodes))).args[0])[0])
     for node in graph.nodes:
-        if node.op != "call_function" or node in outputs or not _read_only_users(node):
+        if (node.op != "call_function" or node in outputs or not _read_only_users(node)
+                or any(user in outputs for user in node.users)):  # no output aliases it
             continue
         schema = getattr(node.target, "_schema", None)
         if node.target in (aten.ones_like.default, aten.zeros_like.default) and not any(
@@ -230,10 +234,11 @@ def _hoist(graph: torch.fx.Graph, leaves: list[torch.Tensor]) -> dict[torch.fx.N
             fill = 1 if node.target is aten.ones_like.default else 0
             bound[node] = torch.empty_strided(val.shape, val.stride(), dtype=val.dtype,
                                               device=val.device).fill_(fill)
-        elif (schema is not None and _is_view(schema)
-              and isinstance(node.args[0], torch.fx.Node) and node.args[0] in bound_leaves
+        elif (schema is not None and _is_view(schema) and isinstance(node.args[0], torch.fx.Node)
+              and (node.args[0] in bound_leaves or node.args[0] in bound)
               and all(not isinstance(a, torch.fx.Node) for a in node.args[1:])):
-            bound[node] = node.target(bound_leaves[node.args[0]], *node.args[1:], **node.kwargs)
+            source = bound_leaves.get(node.args[0], bound.get(node.args[0]))
+            bound[node] = node.target(source, *node.args[1:], **node.kwargs)
     return bound
 
 

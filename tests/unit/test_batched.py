@@ -134,4 +134,5 @@ def test_a_variant_that_diverges_stops_where_its_lone_run_does() -> None:
     assert alone.diverged and wild.diverged and not calm.diverged
     assert wild.take_events() == alone.take_events()
     assert wild.step_count == alone.step_count
+    assert (wild.epoch, wild.history.evals.data) == (alone.epoch, alone.history.evals.data)
     assert calm.step_count == steps and len(calm.history.steps.data["loss"]) == steps
