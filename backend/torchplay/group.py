@@ -103,9 +103,7 @@ class RunGroup:
                 self.batch.sync()
                 self.batch = None
                 return
-            if kinds_changed:
-                self.batch.state = [{} for _ in self.batch.params]
-            self.batch.refresh()
+            self.batch.refresh(new_optimizer=kinds_changed)
 
     def step(self, probe: bool = False) -> None:
         """One step of every variant still training."""
@@ -125,6 +123,8 @@ class RunGroup:
         if self.epoch_target is not None and self.epoch >= self.epoch_target:
             self.epoch_target = None
         if finished:  # the last variant short of its epoch limit has reached it
+            if self.batch is not None:
+                self.batch.flush()  # the step counts below
             self.running = False
             self.pending_steps = 0
             self.events.append({"event": "finished", "step": max(

@@ -9,6 +9,7 @@ whole series again (`replace`).
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 MAX_POINTS = 100_000
@@ -52,14 +53,15 @@ class Series:
         self.stride *= 2
         return True
 
-    def extend(self, rows: list[tuple[float | None, ...]]) -> bool:
-        """Add many rows; True when the series was thinned."""
-        if self.stride == 1 and len(self) + len(rows) < MAX_POINTS:
-            for column, values in zip(self.columns, zip(*rows, strict=True), strict=True):
+    def extend(self, columns: Sequence[Sequence[float | None]]) -> bool:
+        """Add many rows, given as one sequence per column; True when the series was
+        thinned."""
+        if self.stride == 1 and len(self) + len(columns[0]) < MAX_POINTS:
+            for column, values in zip(self.columns, columns, strict=True):
                 self.data[column].extend(values)
             return False
         thinned = False
-        for row in rows:
+        for row in zip(*columns, strict=True):
             thinned = self.append(row) or thinned
         return thinned
 
@@ -81,10 +83,10 @@ class History:
             if self.steps.append((step, loss)):
                 self.generation += 1
 
-    def add_steps(self, rows: list[tuple[float, float]]) -> None:
-        """Add many (step, loss) rows at once (runs trained side by side flush in bulk)."""
+    def add_steps(self, steps: Sequence[int], losses: Sequence[float]) -> None:
+        """Add many steps' losses at once (runs trained side by side flush in bulk)."""
         with self._lock:
-            if rows and self.steps.extend(rows):
+            if steps and self.steps.extend((steps, losses)):
                 self.generation += 1
 
     def add_eval(self, row: tuple[float | None, ...]) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from torchplay.batched import BatchedRuns
+from torchplay.batched import BatchedRuns, predicted_classes
 from torchplay.group import RunGroup
 from torchplay.session import TrainingSession
-from torchplay.spec import ExperimentSpec, SpecError, merge_patch
+from torchplay.spec import ExperimentSpec, SpecError, apply_patch, merge_patch
 
 CPU = torch.device("cpu")
 
@@ -67,7 +67,8 @@ def test_each_variant_equals_its_lone_run(base: dict, patches: list[dict]) -> No
         together = batch.sessions[k]
         torch.testing.assert_close(together.history.steps.data["loss"],
                                    alone.history.steps.data["loss"], rtol=1e-4, atol=1e-5)
-        for column in ("test_loss", "train_metric", "lr"):
+        assert together.history.evals.data["step"] == alone.history.evals.data["step"]
+        for column in ("epoch", "lr", "train_loss", "test_loss", "train_metric", "test_metric"):
             assert together.history.evals.data[column] == pytest.approx(
                 alone.history.evals.data[column], rel=1e-4, abs=1e-5), column
         for column, values in alone.last_layers.items():
@@ -136,3 +137,70 @@ def test_a_variant_that_diverges_stops_where_its_lone_run_does() -> None:
     assert wild.step_count == alone.step_count
     assert (wild.epoch, wild.history.evals.data) == (alone.epoch, alone.history.evals.data)
     assert calm.step_count == steps and len(calm.history.steps.data["loss"]) == steps
+
+
+@pytest.mark.parametrize("classes", [1, 2, 3, 5])
+def test_predicted_classes_are_argmax_with_ties_to_the_first(classes: int) -> None:
+    """Accuracy counts a point as class argmax(logits); equal logits (constant init makes them
+    so) go to the first class, as torch.argmax does."""
+    out = torch.randn(4, classes, 50, generator=torch.Generator().manual_seed(classes))
+    out[:, :, :10] = 0.5  # ties
+    out[:, -1, 10:20] = out[:, 0, 10:20]  # a tie between the first and the last class
+    expected = (out[:, 0] > 0).long() if classes == 1 else out.argmax(1)
+    assert torch.equal(predicted_classes(out), expected)
+
+
+def test_histories_are_whole_when_read_without_a_probe() -> None:
+    """Losses are flushed lazily; a frame (sync) or the group's finish shows every step."""
+    specs = variants(TANH_SGD, [{}, {"optimizer": {"lr": 0.1}}])
+    steps = 2 * TrainingSession(specs[0], CPU).steps_per_epoch + 3  # mid-epoch, unflushed
+    batch = BatchedRuns(specs, CPU)
+    for _ in range(steps):
+        batch.step()
+    batch.sync()
+    for k, spec in enumerate(specs):
+        alone = lone_run(spec, steps, probe_at=-1)
+        assert batch.sessions[k].step_count == steps
+        assert batch.sessions[k].history.steps.data["step"] == list(range(1, steps + 1))
+        torch.testing.assert_close(batch.sessions[k].history.steps.data["loss"],
+                                   alone.history.steps.data["loss"], rtol=1e-4, atol=1e-5)
+
+
+def test_a_batched_group_finishes_with_the_step_it_reached() -> None:
+    specs = variants(TANH_SGD, [{"training": {"epochs": 2}}, {"training": {"epochs": 2,
+                                                                           "seed": 4}}])
+    group = RunGroup(specs, CPU)
+    assert group.batched
+    group.running = True
+    while group.wants_work:
+        group.step()
+    steps = 2 * group.sessions[0].steps_per_epoch
+    assert group.take_events() == [{"event": "finished", "step": steps, "epoch": 2}]
+
+
+@pytest.mark.parametrize("change", [{"optimizer": {"kind": "adam", "lr": 0.01}},
+                                    {"training": {"batch_size": 7}},
+                                    {"optimizer": {"momentum": 0.9}}])
+def test_a_live_change_mid_epoch_reaches_every_variant_as_it_would_alone(change: dict) -> None:
+    specs = variants(TANH_SGD, [{}, {"training": {"seed": 5}}])
+    changed = [apply_patch(s, change) for s in specs]
+    before, after = 13, 30  # the change lands mid-epoch (20 steps an epoch)
+    group = RunGroup(specs, CPU)
+    assert group.batched
+    for _ in range(before):
+        group.step()
+    group.update(changed)
+    assert group.batched
+    for _ in range(after):
+        group.step()
+    for k in range(len(specs)):
+        alone = TrainingSession(specs[k], CPU)
+        for _ in range(before):
+            alone.step()
+        alone.update(changed[k])
+        for _ in range(after):
+            alone.step()
+        together = group.current(k)
+        assert together.step_count == alone.step_count
+        torch.testing.assert_close(together.history.steps.data["loss"],
+                                   alone.history.steps.data["loss"], rtol=1e-4, atol=1e-5)
