@@ -20,7 +20,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from torchplay import traced
-from torchplay.build import SeededDropout, lr_factor
+from torchplay.build import SeededDropout
 from torchplay.session import TrainingSession, _finite
 from torchplay.spec import AdamSpec, ExperimentSpec, SGDSpec, SpecError
 
@@ -95,8 +95,8 @@ class BatchedRuns:
         self.ones = torch.ones(len(specs), device=self.x_train.device)  # seeds K backwards
         self._replays: dict[tuple[int, bool, bool], traced.Replay] = {}
         self._unflushed: list[torch.Tensor] = []  # each step's (K,) losses, not yet flushed
+        self._hyper()
         self._shuffle()
-        self.refresh()
 
     def refresh(self, new_optimizer: bool = False) -> None:
         """Read the sessions' settings again, after a live change; new_optimizer (another
@@ -156,12 +156,12 @@ class BatchedRuns:
         """Per-variant settings as (K, 1, ..) tensors shaped for each parameter; read again
         whenever a learning rate changes."""
         specs = [s.spec for s in self.sessions]
-        self._lrs = [s.lr for s in self.sessions]
+        self.lr_values = [s.lr for s in self.sessions]
         opts = [s.optimizer for s in specs]
         self.l1 = self._column([s.regularization.l1 for s in specs])
         self.l2 = self._column([s.regularization.l2 for s in specs])
         self.use_l1, self.use_l2 = bool(self.l1.any()), bool(self.l2.any())
-        columns = {"lr": self._lrs,
+        columns = {"lr": self.lr_values,
                    "weight_decay": [o.weight_decay for o in opts]}
         if isinstance(opts[0], SGDSpec):
             columns.update(momentum=[o.momentum for o in opts],  # type: ignore[union-attr]
@@ -175,7 +175,7 @@ class BatchedRuns:
         tensors = {name: self._column(values) for name, values in columns.items()}
         self.shaped = [{name: t.view((-1,) + (1,) * (p.dim() - 1)) for name, t in tensors.items()}
                        for p in self.params]
-        self.lrs = [h["lr"] for h in self.shaped]
+        self.lr_shaped = [h["lr"] for h in self.shaped]
         self.plain_sgd = isinstance(opts[0], SGDSpec) and not (
             self.uses["weight_decay"] or self.uses["momentum"])
 
@@ -313,11 +313,11 @@ class BatchedRuns:
     def _update(self, grads: Sequence[torch.Tensor]) -> None:
         """torch.optim's SGD or Adam/AdamW update, with per-variant hyperparameters."""
         if self.plain_sgd:  # param -= lr * grad, in one foreach call (a third of the time)
-            torch._foreach_addcmul_(self._leaves, self.lrs, grads, value=-1)
+            torch._foreach_addcmul_(self._leaves, self.lr_shaped, grads, value=-1)
         else:
-            with torch.no_grad():
-                self._optimizer_update(grads)
+            self._optimizer_update(grads)
 
+    @torch.no_grad()
     def _optimizer_update(self, grads: Sequence[torch.Tensor]) -> None:
         kind, uses = self.spec.optimizer.kind, self.uses
         t = self.optimizer_steps + 1
@@ -392,11 +392,9 @@ class BatchedRuns:
             session.epoch += 1
             session._order = session._new_order()
             session._position = 0
-            base = session.spec.optimizer.lr
-            session.optimizer.param_groups[0]["lr"] = \
-                base * lr_factor(session.spec.schedule, session.epoch, base)
+            session._set_lr()
         self._shuffle()
-        if [s.lr for s in self.sessions] != self._lrs:  # a schedule
+        if [s.lr for s in self.sessions] != self.lr_values:  # a schedule
             self._hyper()
         self._record_evals()
 
