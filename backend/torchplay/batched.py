@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from torchplay import traced
+from torchplay import fasttanh, traced
 from torchplay.build import SeededDropout
 from torchplay.session import TrainingSession, _finite
 from torchplay.spec import AdamSpec, ExperimentSpec, SGDSpec, SpecError
@@ -82,6 +82,8 @@ class BatchedRuns:
         if self.spec.loss.kind == "cross_entropy":
             self.one_hot_train = F.one_hot(self.y_train, self.spec.output_dim).transpose(
                 1, 2).to(self.x_train.dtype)  # (K, C, N)
+            self.minus_one_hot_eval = -F.one_hot(self.y_eval, self.spec.output_dim).transpose(
+                1, 2).to(self.x_train.dtype).contiguous()
         self.modules = list(first.model)  # the layer kinds; parameters live stacked below
         self.linear_at = [i for i, m in enumerate(self.modules) if isinstance(m, nn.Linear)]
         self.weights = [self._stack(i, "weight") for i in self.linear_at]  # (K, out, in)
@@ -95,6 +97,7 @@ class BatchedRuns:
         self.ones = torch.ones(len(specs), device=self.x_train.device)  # seeds K backwards
         self._replays: dict[tuple[int, bool, bool], traced.Replay] = {}
         self._unflushed: list[torch.Tensor] = []  # each step's (K,) losses, not yet flushed
+        self._checked = 0  # how many of them are known finite (checked at an epoch's end)
         self._hyper()
         self._shuffle()
 
@@ -197,6 +200,8 @@ class BatchedRuns:
             elif isinstance(m, SeededDropout):
                 if train and m.p > 0:
                     h = h * self._dropout_masks(h, m.p) / (1.0 - m.p)
+            elif isinstance(m, nn.Tanh) and not train:  # evaluations: whole data sets
+                h = fasttanh.tanh(h)
             else:
                 h = m(h)
             if record is not None:
@@ -292,7 +297,7 @@ class BatchedRuns:
 
     def flush(self) -> None:
         """Bring each session's counters and history up to date (before reading them)."""
-        rows, self._unflushed = self._unflushed, []
+        rows, self._unflushed, self._checked = self._unflushed, [], 0
         if not rows:
             return
         columns = torch.stack(rows).T.tolist()  # per variant: one read-back for all
@@ -384,8 +389,10 @@ class BatchedRuns:
 
     def _end_epoch(self) -> None:
         self.position = 0
-        if self._unflushed and not torch.stack(self._unflushed).isfinite().all():
+        fresh = self._unflushed[self._checked:]  # this epoch's: the rest were checked before
+        if fresh and not torch.stack(fresh).isfinite().all():
             self.flush()  # a variant diverged: it stops at that step, as its lone run stops
+        self._checked = len(self._unflushed)
         for session in self.sessions:
             if session.diverged:  # a lone run stops at that step: no more epochs or evals
                 continue
@@ -403,22 +410,25 @@ class BatchedRuns:
         """Each variant's loss and metric on its training and on its test set."""
         out = self.forward(self.x_eval, train=False)
         train, test = slice(0, self.x_train.shape[2]), slice(self.x_train.shape[2], None)
-        losses = self._point_losses(out, self.y_eval)
+        if self.spec.loss.kind == "cross_entropy":  # a product with the labels: no gather
+            losses = (self.minus_one_hot_eval * out.log_softmax(1)).sum(1)
+        else:
+            losses = self._point_losses(out, self.y_eval)
         rows = [losses[:, train].mean(1), losses[:, test].mean(1)]
         if self.spec.data.task == "regression":
             rows += [_r2(out[:, 0, part], self.y_eval[:, part]) for part in (train, test)]
         else:
             correct = (predicted_classes(out) == self.y_eval).float()
             rows += [correct[:, train].mean(1), correct[:, test].mean(1)]
-        table = torch.stack(rows).T.tolist()  # (K, 4)
+        table = torch.stack(rows, 1)
+        finite = bool(table.isfinite().all())
         pending = len(self._unflushed)  # steps each variant in training has taken unflushed
-        for session, (train_loss, test_loss, train_metric, test_metric) in zip(
-                self.sessions, table, strict=True):
+        for session, row in zip(self.sessions, table.tolist(), strict=True):
             if session.diverged:
                 continue
+            values = row if finite else [_finite(v) for v in row]
             session.history.add_eval((session.epoch, session.step_count + pending, session.lr,
-                                      _finite(train_loss), _finite(test_loss),
-                                      _finite(train_metric), _finite(test_metric)))
+                                      *values))
 
     def sync(self) -> None:
         """Bring every session fully up to date, weights included (before its frame)."""
@@ -444,6 +454,8 @@ def predicted_classes(out: torch.Tensor) -> torch.Tensor:
     ~1 ms on CPU here, max(1).indices 0.1-0.2 ms, two classes' comparison 20 us."""
     if out.shape[1] == 1:  # one logit: class 1 where it is positive
         return (out[:, 0] > 0).long()
+    if out.shape[1] == 2:
+        return (out[:, 1] > out[:, 0]).long()
     label = torch.zeros_like(out[:, 0], dtype=torch.long)
     best = out[:, 0]
     for c in range(1, out.shape[1]):

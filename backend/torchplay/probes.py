@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from torchplay import fasttanh
 from torchplay.build import SeededDropout
 
 RELU_FAMILY = (nn.ReLU, nn.LeakyReLU, nn.PReLU)
@@ -177,6 +178,8 @@ def columns_forward(model: nn.Sequential, x_t: torch.Tensor) -> list[torch.Tenso
             case nn.LayerNorm():
                 var, mean = torch.var_mean(h, dim=0, correction=0, keepdim=True)
                 h = (h - mean) * torch.rsqrt(var + m.eps) * m.weight[:, None] + m.bias[:, None]
+            case nn.Tanh():
+                h = fasttanh.tanh(h)
             case _:
                 h = m(h)  # activations are elementwise (PReLU has one shared slope)
         outputs.append(h)

@@ -277,7 +277,8 @@ class TrainingSession:
                                       "lower the learning rate or reset")
 
     def _new_order(self) -> torch.Tensor:
-        return torch.randperm(len(self.y_train), generator=self.shuffle_g).to(self.device)
+        order = torch.randperm(len(self.y_train), generator=self.shuffle_g)
+        return order if self.device.type == "cpu" else order.to(self.device)  # .to: 0.7 us
 
     def _set_lr(self) -> None:
         base = self.spec.optimizer.lr

@@ -111,7 +111,9 @@ def record_step(step: Callable[..., Any], params: Sequence[torch.Tensor],
     graph = make_fx(plain)(inputs, *args).graph
     _drop_identities(graph)
     _fold_sum_views(graph)
-    return _straight_line(graph, _hoist(graph, list(leaves)))
+    bound = _hoist(graph, list(leaves))
+    _drop_unit_products(graph, bound, leaves[len(params):], len(params))
+    return _straight_line(graph, bound)
 
 
 def optimizer_step(optimizer: torch.optim.Optimizer) -> None:
@@ -206,6 +208,38 @@ def _fold_sum_views(graph: torch.fx.Graph) -> None:
         node.replace_all_uses_with(folded)
         graph.erase_node(node)
         graph.erase_node(source)
+
+
+def _drop_unit_products(graph: torch.fx.Graph, bound: dict[torch.fx.Node, torch.Tensor],
+                        constants: Sequence[torch.Tensor], first_constant: int) -> None:
+    """x * ones is x, bit for bit (NaN, inf and -0 too): a product with a constant tensor of
+    ones that leaves x's shape and dtype is dropped. The seeds of a batch of backward passes
+    (grad_outputs=ones) make one on every step. Constants are the leaves from first_constant
+    on (never the parameters: a weight may be all ones when recorded, and trained after),
+    views of them, and hoisted ones_like."""
+    aten = torch.ops.aten
+    placeholders = [n for n in graph.nodes if n.op == "placeholder"]
+    value = dict(zip(placeholders[first_constant:], constants, strict=False))
+    for node in graph.nodes:
+        if node in bound and (node.target is aten.ones_like.default or node.args[0] in value):
+            value[node] = bound[node]
+    outputs = set(tree_flatten(next(iter(reversed(graph.nodes))).args[0])[0])
+    for node in list(graph.nodes):
+        if node.target is not aten.mul.Tensor or node in outputs or node.kwargs:
+            continue
+        for one, other in (node.args, node.args[::-1]):
+            if (one in value and isinstance(other, torch.fx.Node)
+                    and bool((value[one] == 1).all())
+                    and other.meta["val"].shape == node.meta["val"].shape
+                    and other.meta["val"].dtype == node.meta["val"].dtype
+                    and _read_only_users(node)):
+                node.replace_all_uses_with(other)
+                graph.erase_node(node)
+                break
+    graph.eliminate_dead_code()
+    live = set(graph.nodes)
+    for node in [n for n in bound if n not in live]:
+        del bound[node]
 
 
 def _dims(dims: Sequence[int], rank: int) -> set[int]:

@@ -119,3 +119,43 @@ def test_a_step_the_recorder_cannot_follow_trains_eagerly(monkeypatch: pytest.Mo
     session = train(spec, True, steps)
     assert not session.use_traced and session.step_count == steps
     assert history(session) == history(train(spec, False, steps))
+
+
+def test_a_replay_drops_products_with_ones_and_no_other_product() -> None:
+    """The seeds of a batch of backward passes (grad_outputs=ones) are multiplied away; a
+    product with another constant, or one that broadcasts x to a bigger shape, is kept."""
+    from torchplay.traced import record_step
+
+    def step(params: list[torch.Tensor], ones: torch.Tensor, twos: torch.Tensor,
+             x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        (w,) = params
+        per_row = (w * x).tanh().sum(1) * twos  # twos: a constant that is not one
+        wide = ones[:, None] * x[:1]  # ones that broadcast x's first row to all four
+        return (per_row.detach(), wide.sum(1),
+                *torch.autograd.grad(per_row, params, grad_outputs=ones))
+
+    w, x = torch.randn(4, 5), torch.randn(4, 5)
+    ones, twos = torch.ones(4), torch.full((4,), 2.0)
+    replay = record_step(step, [w], [w.detach(), ones, twos], ones, twos, x)
+    eager = step([w.detach().requires_grad_()], ones, twos, x)
+    for got, want in zip(replay(w.detach(), ones, twos, x), eager, strict=True):
+        assert torch.equal(got, want)
+    # forward: w * x, * twos, ones * x[:1]; backward: ones * twos (dropped), grad * x
+    muls = [op for op in replay.__globals__.values() if op is torch.ops.aten.mul.Tensor._op]
+    assert len(muls) == 4
+
+
+def test_a_parameter_of_ones_when_recorded_is_no_constant() -> None:
+    """Constant init (lesson: symmetry) may record a step whose weights are all ones; the
+    product with them must stay, for the weights move afterwards."""
+    from torchplay.traced import record_step
+
+    def step(params: list[torch.Tensor], x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        loss = (params[0] * x).tanh().sum()
+        return loss.detach(), *torch.autograd.grad(loss, params)
+
+    w, x = torch.ones(4, 5), torch.randn(4, 5)
+    replay = record_step(step, [w], [w], x)
+    w.add_(torch.randn(4, 5))  # trained
+    for got, want in zip(replay(w, x), step([w.clone().requires_grad_()], x), strict=True):
+        assert torch.equal(got, want)
