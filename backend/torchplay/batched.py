@@ -79,6 +79,7 @@ class BatchedRuns:
                                 2)
         self.y_eval = torch.cat([self.y_train, torch.stack([s.y_test for s in self.sessions])],
                                 1)
+        self.y_eval_is_one = self.y_eval == 1  # for two classes' accuracy (_correct)
         if self.spec.loss.kind == "cross_entropy":
             self.one_hot_train = F.one_hot(self.y_train, self.spec.output_dim).transpose(
                 1, 2).to(self.x_train.dtype)  # (K, C, N)
@@ -256,33 +257,35 @@ class BatchedRuns:
             objective = objective + sum(l2 * w.pow(2).sum((1, 2)) for w in weights)
         return losses.detach(), torch.autograd.grad(objective, params, grad_outputs=ones)
 
-    def _gradients(self, x: torch.Tensor, target: torch.Tensor, probe: bool,
-                   record: list[torch.Tensor] | None
-                   ) -> tuple[torch.Tensor, Sequence[torch.Tensor]]:
-        """_objective, eagerly on probed steps, during the first epoch and for dropout;
-        otherwise replayed from its recording, one per batch size and penalty kind."""
+    def _replay(self, x: torch.Tensor, target: torch.Tensor) -> traced.Replay | None:
+        """The recording of _objective for this batch size and penalty kind, made on first
+        use; None where the step runs eagerly: during the first epoch, with dropout, or when
+        the recorder cannot follow the model."""
         key = (x.shape[2], self.use_l1, self.use_l2)
-        args = (x, target, self.l1, self.l2)
-        if not probe and self.traceable and self.sessions[0].epoch > 0:
-            try:
-                if key not in self._replays:  # the constant `ones` is a leaf: hoist its views
-                    self._replays[key] = traced.record_step(
-                        self._objective, self.params, self._leaves + [self.ones], self.ones,
-                        *args)
-                losses, *grads = self._replays[key](*self._leaves, self.ones, *args)
-                return losses, grads
+        replay = self._replays.get(key)
+        if replay is None and self.traceable and self.sessions[0].epoch > 0:
+            try:  # the constant `ones` is a leaf: its views are hoisted
+                replay = self._replays[key] = traced.record_step(
+                    self._objective, self.params, self._leaves + [self.ones], self.ones, x,
+                    target, self.l1, self.l2)
             except Exception:  # a model the recorder cannot follow still trains, eagerly
                 self.traceable = False
-        return self._objective(self.params, self.ones, *args, record)
+        return replay
 
     # --- training -------------------------------------------------------------------------
 
     def step(self, probe: bool = False) -> None:
-        """One optimizer step for every variant on its own next mini-batch."""
+        """One optimizer step for every variant on its own next mini-batch. A probed step runs
+        eagerly, to see each layer's output."""
         x, target = self._batches[self._next_batch]  # (K, F, B), (K, [C,] B)
         self._next_batch += 1
+        replay = None if probe else self._replay(x, target)
         record: list[torch.Tensor] | None = [] if probe else None
-        losses, grads = self._gradients(x, target, probe, record)
+        if replay is not None:
+            losses, *grads = replay(*self._leaves, self.ones, x, target, self.l1, self.l2)
+        else:
+            losses, grads = self._objective(self.params, self.ones, x, target, self.l1,
+                                            self.l2, record)
         before = [w.detach().clone() for w in self.weights] if probe else []
         self._update(grads)
         self._unflushed.append(losses)
@@ -300,12 +303,14 @@ class BatchedRuns:
         rows, self._unflushed, self._checked = self._unflushed, [], 0
         if not rows:
             return
-        columns = torch.stack(rows).T.tolist()  # per variant: one read-back for all
-        for session, losses in zip(self.sessions, columns, strict=True):
+        table = torch.stack(rows)  # (steps, K)
+        columns = table.T.tolist()  # per variant: one read-back for all
+        finite = table.isfinite().all(0).tolist()
+        for session, losses, all_finite in zip(self.sessions, columns, finite, strict=True):
             if session.diverged:  # stopped at the step that diverged, as a lone run stops
                 continue
             first = session.step_count + 1
-            if not math.isfinite(sum(losses)):  # rare: a NaN or inf makes the sum so
+            if not all_finite:
                 bad = next(i for i, loss in enumerate(losses) if not math.isfinite(loss))
                 session.history.add_steps(range(first, first + bad), losses[:bad])
                 session.step_count = first + bad
@@ -411,14 +416,14 @@ class BatchedRuns:
         out = self.forward(self.x_eval, train=False)
         train, test = slice(0, self.x_train.shape[2]), slice(self.x_train.shape[2], None)
         if self.spec.loss.kind == "cross_entropy":  # a product with the labels: no gather
-            losses = (self.minus_one_hot_eval * out.log_softmax(1)).sum(1)
+            losses = out.log_softmax(1).mul_(self.minus_one_hot_eval).sum(1)
         else:
             losses = self._point_losses(out, self.y_eval)
         rows = [losses[:, train].mean(1), losses[:, test].mean(1)]
         if self.spec.data.task == "regression":
             rows += [_r2(out[:, 0, part], self.y_eval[:, part]) for part in (train, test)]
         else:
-            correct = (predicted_classes(out) == self.y_eval).float()
+            correct = self._correct(out)
             rows += [correct[:, train].mean(1), correct[:, test].mean(1)]
         table = torch.stack(rows, 1)
         finite = bool(table.isfinite().all())
@@ -429,6 +434,15 @@ class BatchedRuns:
             values = row if finite else [_finite(v) for v in row]
             session.history.add_eval((session.epoch, session.step_count + pending, session.lr,
                                       *values))
+
+    def _correct(self, out: torch.Tensor) -> torch.Tensor:
+        """1.0 where a point's predicted class is its label, (K, N). With one or two outputs,
+        one comparison of booleans ("class 1?"), not classes as int64: an epoch end's time is
+        mostly memory traffic, and this is an eighth of it."""
+        if out.shape[1] > 2:
+            return (predicted_classes(out) == self.y_eval).float()
+        is_one = out[:, 0] > 0 if out.shape[1] == 1 else out[:, 1] > out[:, 0]  # ties: class 0
+        return (is_one == self.y_eval_is_one).float()
 
     def sync(self) -> None:
         """Bring every session fully up to date, weights included (before its frame)."""
@@ -454,8 +468,6 @@ def predicted_classes(out: torch.Tensor) -> torch.Tensor:
     ~1 ms on CPU here, max(1).indices 0.1-0.2 ms, two classes' comparison 20 us."""
     if out.shape[1] == 1:  # one logit: class 1 where it is positive
         return (out[:, 0] > 0).long()
-    if out.shape[1] == 2:
-        return (out[:, 1] > out[:, 0]).long()
     label = torch.zeros_like(out[:, 0], dtype=torch.long)
     best = out[:, 0]
     for c in range(1, out.shape[1]):

@@ -50,6 +50,7 @@ SINE_MOMENTUM = {
                          {"optimizer": {"kind": "adam"}, "training": {"seed": 2}}]),
     ({**RELU_ADAM_DROPOUT, "optimizer": {"kind": "adamw", "lr": 0.01, "weight_decay": 0.1}},
      [{}, {"optimizer": {"weight_decay": 0.0}}]),
+    ({**TANH_SGD, "loss": {"kind": "bce"}}, [{}, {"optimizer": {"lr": 0.3}}]),  # one output
     (SINE_MOMENTUM, [{}, {"optimizer": {"momentum": 0.5, "nesterov": False, "dampening": 0.1}},
                      {"optimizer": {"momentum": 0.0, "nesterov": False}}]),
 ])
@@ -203,4 +204,23 @@ def test_a_live_change_mid_epoch_reaches_every_variant_as_it_would_alone(change:
         together = group.current(k)
         assert together.step_count == alone.step_count
         torch.testing.assert_close(together.history.steps.data["loss"],
+                                   alone.history.steps.data["loss"], rtol=1e-4, atol=1e-5)
+
+
+def test_a_batch_the_recorder_cannot_follow_trains_eagerly(monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    def refuse(*_: object, **__: object) -> object:
+        raise RuntimeError("cannot trace this")
+
+    monkeypatch.setattr("torchplay.traced.make_fx", refuse)
+    specs = variants(TANH_SGD, [{}, {"optimizer": {"lr": 0.3}}])
+    steps = 2 * TrainingSession(specs[0], CPU).steps_per_epoch + 3
+    batch = BatchedRuns(specs, CPU)
+    for _ in range(steps):
+        batch.step()
+    batch.flush()
+    assert not batch.traceable and not batch._replays
+    for k, spec in enumerate(specs):
+        alone = lone_run(spec, steps, -1)
+        torch.testing.assert_close(batch.sessions[k].history.steps.data["loss"],
                                    alone.history.steps.data["loss"], rtol=1e-4, atol=1e-5)
