@@ -2,11 +2,12 @@
 (torchplay.batched.BatchedRuns) against the same K variants trained as separate sessions,
 measured in the same run on one torch thread.
 
-    PYTHONPATH=backend python bench/batched.py [--k 64] [--seconds 2]
+    PYTHONPATH=backend python bench/batched.py [--k 64] [--seconds 2] [--rounds 8]
 
 The variants are TF Playground's default setup (circle, 250 training points, batch 10,
 [4, 2] tanh, SGD) with K different seeds and learning rates. Read the ratio, not the absolute
-figures: times drift 20-30% between runs on a 2-vCPU machine. Separate sessions replay their
+figures: times drift 20-30% between runs on a 2-vCPU machine, which is why the paths take turns
+in rounds and the rounds' own ratios are printed (their spread). Separate sessions replay their
 traced step (torchplay/traced.py) as a lone run does; "separate, eager" gives the same runs with
 it off, the baseline before that step existed.
 """
