@@ -80,6 +80,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=2.0, help="per path and K")
     parser.add_argument("--rounds", type=int, default=8)
     args = parser.parse_args()
+    if args.rounds < 1 or args.seconds <= 0 or min(args.k) < 1:
+        parser.error("--rounds, --seconds and every --k must be positive")
     torch.set_num_threads(1)
     print(f"torch {torch.__version__}, 1 thread, in a worker thread as the server trains")
     print(f"{'K':>5} {'separate model-steps/s':>24} {'batched model-steps/s':>22} {'ratio':>7}"

@@ -278,7 +278,8 @@ class TrainingSession:
 
     def _new_order(self) -> torch.Tensor:
         order = torch.randperm(len(self.y_train), generator=self.shuffle_g)
-        return order if self.device.type == "cpu" else order.to(self.device)  # .to: 0.7 us
+        # .to() costs 0.7 us even where the order already is, 64 times an epoch side by side
+        return order if self.device.type == "cpu" else order.to(self.device)
 
     def _set_lr(self) -> None:
         base = self.spec.optimizer.lr

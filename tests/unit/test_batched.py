@@ -24,6 +24,19 @@ def lone_run(spec: ExperimentSpec, steps: int, probe_at: int) -> TrainingSession
     return session
 
 
+def batch_run(specs: list[ExperimentSpec], steps: int, probe_at: int = -1) -> BatchedRuns:
+    """The specs side by side after `steps` steps; losses may still be unflushed."""
+    batch = BatchedRuns(specs, CPU)
+    for i in range(steps):
+        batch.step(probe=i == probe_at)
+    return batch
+
+
+def assert_same_step_losses(together: TrainingSession, alone: TrainingSession) -> None:
+    torch.testing.assert_close(together.history.steps.data["loss"],
+                               alone.history.steps.data["loss"], rtol=1e-4, atol=1e-5)
+
+
 TANH_SGD = {"data": {"points": 200}, "training": {"batch_size": 10}}
 RELU_ADAM_DROPOUT = {
     "data": {"kind": "spiral", "classes": 3, "points": 300},
@@ -58,16 +71,13 @@ def test_each_variant_equals_its_lone_run(base: dict, patches: list[dict]) -> No
     specs = variants(base, patches)
     steps = 3 * TrainingSession(specs[0], CPU).steps_per_epoch + 5  # crosses epoch ends
     probe_at = steps - 1
-    batch = BatchedRuns(specs, CPU)
-    for i in range(steps):
-        batch.step(probe=i == probe_at)
+    batch = batch_run(specs, steps, probe_at)
     has_dropout = any(layer.type == "dropout" for layer in specs[0].network.layers)
     assert bool(batch._replays) != has_dropout, "recorded steps are for models without dropout"
     for k, spec in enumerate(specs):
         alone = lone_run(spec, steps, probe_at)
         together = batch.sessions[k]
-        torch.testing.assert_close(together.history.steps.data["loss"],
-                                   alone.history.steps.data["loss"], rtol=1e-4, atol=1e-5)
+        assert_same_step_losses(together, alone)
         assert together.history.evals.data["step"] == alone.history.evals.data["step"]
         for column in ("epoch", "lr", "train_loss", "test_loss", "train_metric", "test_metric"):
             assert together.history.evals.data[column] == pytest.approx(
@@ -127,9 +137,7 @@ def test_a_variant_that_diverges_stops_where_its_lone_run_does() -> None:
             "optimizer": {"kind": "sgd", "lr": 0.01}}
     specs = variants(base, [{}, {"optimizer": {"lr": 3.0}}])
     steps = 3 * TrainingSession(specs[0], CPU).steps_per_epoch + 4
-    batch = BatchedRuns(specs, CPU)
-    for _ in range(steps):
-        batch.step()
+    batch = batch_run(specs, steps)
     batch.flush()
     calm, wild = batch.sessions
     alone = lone_run(specs[1], steps, probe_at=-1)
@@ -155,16 +163,13 @@ def test_histories_are_whole_when_read_without_a_probe() -> None:
     """Losses are flushed lazily; a frame (sync) or the group's finish shows every step."""
     specs = variants(TANH_SGD, [{}, {"optimizer": {"lr": 0.1}}])
     steps = 2 * TrainingSession(specs[0], CPU).steps_per_epoch + 3  # mid-epoch, unflushed
-    batch = BatchedRuns(specs, CPU)
-    for _ in range(steps):
-        batch.step()
+    batch = batch_run(specs, steps)
     batch.sync()
     for k, spec in enumerate(specs):
         alone = lone_run(spec, steps, probe_at=-1)
         assert batch.sessions[k].step_count == steps
         assert batch.sessions[k].history.steps.data["step"] == list(range(1, steps + 1))
-        torch.testing.assert_close(batch.sessions[k].history.steps.data["loss"],
-                                   alone.history.steps.data["loss"], rtol=1e-4, atol=1e-5)
+        assert_same_step_losses(batch.sessions[k], alone)
 
 
 def test_a_batched_group_finishes_with_the_step_it_reached() -> None:
@@ -203,8 +208,7 @@ def test_a_live_change_mid_epoch_reaches_every_variant_as_it_would_alone(change:
             alone.step()
         together = group.current(k)
         assert together.step_count == alone.step_count
-        torch.testing.assert_close(together.history.steps.data["loss"],
-                                   alone.history.steps.data["loss"], rtol=1e-4, atol=1e-5)
+        assert_same_step_losses(together, alone)
 
 
 def test_a_batch_the_recorder_cannot_follow_trains_eagerly(monkeypatch: pytest.MonkeyPatch
@@ -215,12 +219,8 @@ def test_a_batch_the_recorder_cannot_follow_trains_eagerly(monkeypatch: pytest.M
     monkeypatch.setattr("torchplay.traced.make_fx", refuse)
     specs = variants(TANH_SGD, [{}, {"optimizer": {"lr": 0.3}}])
     steps = 2 * TrainingSession(specs[0], CPU).steps_per_epoch + 3
-    batch = BatchedRuns(specs, CPU)
-    for _ in range(steps):
-        batch.step()
+    batch = batch_run(specs, steps)
     batch.flush()
     assert not batch.traceable and not batch._replays
     for k, spec in enumerate(specs):
-        alone = lone_run(spec, steps, -1)
-        torch.testing.assert_close(batch.sessions[k].history.steps.data["loss"],
-                                   alone.history.steps.data["loss"], rtol=1e-4, atol=1e-5)
+        assert_same_step_losses(batch.sessions[k], lone_run(spec, steps, probe_at=-1))
