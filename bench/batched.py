@@ -9,7 +9,9 @@ The variants are TF Playground's default setup (circle, 250 training points, bat
 figures: times drift 20-30% between runs on a 2-vCPU machine, which is why the paths take turns
 in rounds and the rounds' own ratios are printed (their spread). Separate sessions replay their
 traced step (torchplay/traced.py) as a lone run does; "separate, eager" gives the same runs with
-it off, the baseline before that step existed.
+it off, the baseline before that step existed. The batch is measured twice: replaying its
+traced step ("batched, plain"), and with its step compiled by inductor (compiled.py, as the
+server trains a group once the compile is ready: "compiled", whose compile time is printed).
 """
 
 from __future__ import annotations
@@ -52,11 +54,16 @@ def compare(k: int, seconds: float, rounds: int) -> None:
         for session in sessions:  # one step of every variant, one after another
             session.step()
 
-    batch = BatchedRuns(specs, CPU)
-    paths = {"separate": separate, "batched": batch.step, "eager": lambda: separate(eager)}
+    plain, fast = BatchedRuns(specs, CPU), BatchedRuns(specs, CPU, compile=True)
+    paths = {"separate": separate, "plain": plain.step, "compiled": fast.step,
+             "eager": lambda: separate(eager)}
     for _ in range(sessions[0].steps_per_epoch + 1):  # past the first epoch: all record their
         for step in paths.values():                    # step, then replay it
             step()
+    start = time.perf_counter()
+    if not fast.wait_compiled():
+        raise SystemExit("the batched step did not compile (see the log): no C++ compiler?")
+    compile_seconds = time.perf_counter() - start
     # Rounds interleave the paths, so that the machine's drift (20-30% on 2 vCPUs) falls on
     # all of them alike; each round also gives a ratio of its own, whose spread is printed.
     totals = {name: [0, 0.0] for name in paths}
@@ -68,10 +75,11 @@ def compare(k: int, seconds: float, rounds: int) -> None:
             totals[name][0] += count
             totals[name][1] += elapsed
             rate[name] = count / elapsed
-        ratios.append(rate["batched"] / rate["separate"])
-    lone, together, plain = (totals[n][0] / totals[n][1] * k for n in paths)
-    print(f"{k:>5} {lone:>24,.0f} {together:>22,.0f} {together / lone:>7.1f}"
-          f" {min(ratios):>6.1f}-{max(ratios):<5.1f} {plain:>16,.0f} {together / plain:>7.1f}")
+        ratios.append(rate["compiled"] / rate["separate"])
+    lone, batched, together, eager_rate = (totals[n][0] / totals[n][1] * k for n in paths)
+    print(f"{k:>5} {lone:>10,.0f} {batched:>16,.0f} {batched / lone:>6.1f} {together:>9,.0f}"
+          f" {together / lone:>6.1f} {min(ratios):>6.1f}-{max(ratios):<5.1f}"
+          f" {compile_seconds:>7.1f} {eager_rate:>9,.0f} {together / eager_rate:>6.1f}")
 
 
 def main() -> None:
@@ -84,8 +92,11 @@ def main() -> None:
         parser.error("--rounds, --seconds and every --k must be positive")
     torch.set_num_threads(1)
     print(f"torch {torch.__version__}, 1 thread, in a worker thread as the server trains")
-    print(f"{'K':>5} {'separate model-steps/s':>24} {'batched model-steps/s':>22} {'ratio':>7}"
-          f" {'rounds':>12} {'separate, eager':>16} {'ratio':>7}")
+    print("model-steps/s of K variants: separate sessions, one batch replaying its traced step\n"
+          "(plain), the batch's step compiled; ratios to separate; the rounds' own ratios\n"
+          "(compiled); seconds the compile took beyond the first epoch; separate eager sessions")
+    print(f"{'K':>5} {'separate':>10} {'batched, plain':>16} {'ratio':>6} {'compiled':>9}"
+          f" {'ratio':>6} {'rounds':>12} {'compile':>7} {'eager':>9} {'ratio':>6}")
     for k in args.k:
         # a worker thread, as the server trains: the main thread's malloc arena trims and
         # re-faults large blocks (bench/engine.py measured it)

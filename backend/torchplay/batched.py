@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from concurrent.futures import Future, wait
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from torchplay import fasttanh, traced
+from torchplay import compiled, fasttanh, traced
 from torchplay.build import SeededDropout
 from torchplay.session import TrainingSession, _finite
 from torchplay.spec import AdamSpec, ExperimentSpec, SGDSpec, SpecError
@@ -65,7 +66,11 @@ def check_batchable(specs: Sequence[ExperimentSpec]) -> None:
 class BatchedRuns:
     """K TrainingSessions advanced together by one stacked computation per step."""
 
-    def __init__(self, specs: Sequence[ExperimentSpec], device: torch.device) -> None:
+    def __init__(self, specs: Sequence[ExperimentSpec], device: torch.device,
+                 compile: bool = False) -> None:
+        """compile: from the second epoch, build the step with inductor in the background and
+        switch to it when ready (compiled.py; CPU only). Worth it for a run of minutes, not
+        for a few epochs."""
         check_batchable(specs)
         self.sessions = [TrainingSession(spec, device) for spec in specs]
         first = self.sessions[0]
@@ -97,6 +102,9 @@ class BatchedRuns:
         self._leaves = [p.detach() for p in self.params]  # replays must not record autograd
         self.ones = torch.ones(len(specs), device=self.x_train.device)  # seeds K backwards
         self._replays: dict[tuple[int, bool, bool], traced.Replay] = {}
+        self.compile = compile and device.type == "cpu" and compiled.available()
+        self._compiling: dict[tuple[int, bool, bool], Future[compiled.Step | None]] = {}
+        self.compiled: set[tuple[int, bool, bool]] = set()  # keys whose step is compiled now
         self._unflushed: list[torch.Tensor] = []  # each step's (K,) losses, not yet flushed
         self._checked = 0  # how many of them are known finite (checked at an epoch's end)
         self._hyper()
@@ -264,13 +272,47 @@ class BatchedRuns:
         key = (x.shape[2], self.use_l1, self.use_l2)
         replay = self._replays.get(key)
         if replay is None and self.traceable and self.sessions[0].epoch > 0:
+            args = (self.ones, x, target, self.l1, self.l2)
             try:  # the constant `ones` is a leaf: its views are hoisted
                 replay = self._replays[key] = traced.record_step(
-                    self._objective, self.params, self._leaves + [self.ones], self.ones, x,
-                    target, self.l1, self.l2)
+                    self._objective, self.params, self._leaves + [self.ones], *args)
+                if self.compile:
+                    self._compiling[key] = compiled.submit(
+                        traced.trace_flat(self._objective, self.params, *args),
+                        [*self._leaves, *args])
             except Exception:  # a model the recorder cannot follow still trains, eagerly
                 self.traceable = False
         return replay
+
+    def _adopt_compiled(self) -> None:
+        """Switch each recorded step whose compile has ended to its compiled form."""
+        for key, future in list(self._compiling.items()):
+            if future.done():
+                del self._compiling[key]
+                fast = future.result()
+                if fast is not None:
+                    self._replays[key] = self._guarded(key, fast, self._replays[key])
+                    self.compiled.add(key)
+
+    def _guarded(self, key: tuple[int, bool, bool], fast: compiled.Step,
+                 plain: traced.Replay) -> traced.Replay:
+        """The compiled step, which checks its arguments' shapes and strides; arguments laid
+        out otherwise than those it was compiled for go back to the replay, for good."""
+        def step(*args: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            try:
+                return fast(*args)
+            except AssertionError:
+                self._replays[key] = plain
+                self.compiled.discard(key)
+                return plain(*args)
+        return step
+
+    def wait_compiled(self, timeout: float | None = None) -> bool:
+        """Wait for the compiles asked for so far and switch to them; whether every recorded
+        step is compiled now. For benches and tests: the server never waits."""
+        wait(list(self._compiling.values()), timeout)
+        self._adopt_compiled()
+        return bool(self._replays) and self.compiled == set(self._replays)
 
     # --- training -------------------------------------------------------------------------
 
@@ -279,6 +321,8 @@ class BatchedRuns:
         eagerly, to see each layer's output."""
         x, target = self._batches[self._next_batch]  # (K, F, B), (K, [C,] B)
         self._next_batch += 1
+        if self._compiling:
+            self._adopt_compiled()
         replay = None if probe else self._replay(x, target)
         record: list[torch.Tensor] | None = [] if probe else None
         if replay is not None:

@@ -30,6 +30,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[Settings, bool]:
                         help="training threads (default %(default)s)")
     parser.add_argument("--max-sessions", type=int, default=defaults.max_sessions,
                         help="sessions training at once (default %(default)s)")
+    parser.add_argument("--compile", action=argparse.BooleanOptionalAction,
+                        default=defaults.compile, help="compile the step of runs side by side "
+                        "in the background (default %(default)s)")
     parser.add_argument("--open", action="store_true", help="open the page in a browser")
     args = parser.parse_args(argv)
     options = vars(args)

@@ -24,16 +24,18 @@ MAX_VARIANTS = 16
 class RunGroup:
     """K variants advanced together; the runner drives it as it drives one session."""
 
-    def __init__(self, specs: list[ExperimentSpec], device: torch.device) -> None:
+    def __init__(self, specs: list[ExperimentSpec], device: torch.device,
+                 compile: bool = False) -> None:
         self.specs = specs
         self.device = device
+        self.compile = compile  # the batch's step, in the background (compiled.py)
         self.reset()
 
     def reset(self) -> None:
         """Every variant back to step 0 with fresh weights from its seed."""
         try:
             check_batchable(self.specs)
-            self.batch: BatchedRuns | None = BatchedRuns(self.specs, self.device)
+            self.batch: BatchedRuns | None = BatchedRuns(self.specs, self.device, self.compile)
             self.sessions = self.batch.sessions
         except SpecError:
             self.batch = None

@@ -87,7 +87,8 @@ class Runner:
     """Owns the worker threads and the live sessions."""
 
     def __init__(self, workers: int = 1, max_sessions: int = 16, slice_seconds: float = 0.01,
-                 torch_threads: int | None = 1, device: str = "auto") -> None:
+                 torch_threads: int | None = 1, device: str = "auto",
+                 compile: bool = False) -> None:
         if torch_threads:
             torch.set_num_threads(torch_threads)  # tiny models gain nothing from more
         # The first optimizer torch builds imports its compiler stack (seconds): pay that here,
@@ -96,6 +97,7 @@ class Runner:
         self.max_sessions = max_sessions
         self.slice_seconds = slice_seconds
         self.device = device
+        self.compile = compile  # runs side by side: see compiled.py
         self._ids = itertools.count(1)
         self._handles: dict[int, SessionHandle] = {}
         self._runnable: deque[SessionHandle] = deque()
@@ -123,8 +125,9 @@ class Runner:
         try:
             wanted = spec.training.device
             device = resolve_device(self.device if wanted == "auto" else wanted)
-            session: TrainingSession | RunGroup = \
-                RunGroup(variants, device) if variants else TrainingSession(spec, device)
+            session: TrainingSession | RunGroup = (
+                RunGroup(variants, device, self.compile) if variants
+                else TrainingSession(spec, device))
         except BaseException:
             with self._cond:
                 del self._handles[handle_id]

@@ -21,3 +21,6 @@ class Settings(BaseSettings):
     max_sessions: int = Field(16, ge=1, le=10_000, description="Sessions training at once.")
     torch_threads: int = Field(1, ge=1, le=256, description="Threads torch uses per op; 1 suits "
                                "small models and leaves cores to the server.")
+    compile: bool = Field(True, description="Compile the step of runs side by side with "
+                          "TorchInductor in the background (CPU, needs a C++ compiler); they "
+                          "train on the plain path until it is ready.")

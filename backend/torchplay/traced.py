@@ -103,17 +103,25 @@ def record_step(step: Callable[..., Any], params: Sequence[torch.Tensor],
     of flat arguments (*leaves, *rest of args) returning step's outputs flattened. `leaves` are
     the tensors every call of the replay will be given first: for params, then for any leading
     args that never change (a constant). Views of them are computed here, once."""
-    inputs = [p.detach().requires_grad_(True) for p in params]
-
-    def plain(params: list[torch.Tensor], *args: torch.Tensor) -> Any:
-        return step(params, *args)  # fx counts a bound method's `self` and defaulted arguments
-
-    graph = make_fx(plain)(inputs, *args).graph
+    graph = trace_flat(step, params, *args).graph
     _drop_identities(graph)
     _fold_sum_views(graph)
     bound = _hoist(graph, list(leaves))
     _drop_unit_products(graph, bound, leaves[len(params):], len(params))
     return _straight_line(graph, bound)
+
+
+def trace_flat(step: Callable[..., Any], params: Sequence[torch.Tensor],
+               *args: torch.Tensor) -> torch.fx.GraphModule:
+    """step(params, *args) recorded on these example arguments as a graph of aten operations
+    taking flat arguments (*params, *args) and returning step's outputs flattened."""
+    inputs = [p.detach().requires_grad_(True) for p in params]
+    count = len(inputs)
+
+    def flat(*tensors: torch.Tensor) -> tuple[Any, ...]:
+        return tuple(tree_flatten(step(list(tensors[:count]), *tensors[count:]))[0])
+
+    return make_fx(flat)(*inputs, *args)
 
 
 def optimizer_step(optimizer: torch.optim.Optimizer) -> None:

@@ -60,7 +60,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.store = open_store(settings.db)
         app.state.runner = Runner(workers=settings.workers, max_sessions=settings.max_sessions,
-                                  torch_threads=settings.torch_threads, device=settings.device)
+                                  torch_threads=settings.torch_threads, device=settings.device,
+                                  compile=settings.compile)
         try:
             yield
         finally:
