@@ -1,6 +1,6 @@
 """What a client of the real server sees: shown training rate, start latency, sharing, streaming.
 
-Run:  cd /work/main && python bench/serve.py [--seconds 3] [--repeats 5] [--starts 20]  (~2 min)
+Run:  cd /work/main && python bench/serve.py [--seconds 3] [--repeats 5] [--starts 20]  (~3 min)
 
 Starts `python -m torchplay --port 0` (tests/conftest.start_server: temp db, one worker, torch on
 one thread) and measures over websockets asyncio clients (compression off, loopback).
@@ -21,6 +21,11 @@ SGD 0.03, 25 steps/epoch); relu-8x6 = all 7 features, 6 x (linear 8, relu).
           all within 20% of the mean). An 11th client sends app `ping`s and protocol pings every
           20 ms, first without a run, then with one; baseline: the same on the idle server.
           "client lag" (this process's own event-loop delay) is included in every round trip.
+  compile 16 variants of tf-default side by side (one batch, fps 30) on this server, whose
+          inductor cache starts empty (its own TORCHINDUCTOR_CACHE_DIR): the group's epochs/s in
+          seconds 2-6 from its start (plain step, the compile running) and in the last 3 s of
+          --compile-seconds (compiled step), each second's, and pings meanwhile against the idle
+          server's. Last, so that the compile running in the server falls on no other figure.
 value = median; spread = min..max over repeats (share: over sessions or thirds of the window).
 Repeats interleave so drift hits every figure alike; read ratios, not absolute numbers.
 """
@@ -310,6 +315,30 @@ async def share(url: str, pid: int, seconds: float, alone: float) -> list[Row]:
                    for k, f in stats.items()]
 
 
+async def compiling(url: str, seconds: float) -> list[Row]:
+    pinger, group = await Client.open(url), await Client.open(url)
+    variants = [{"label": f"lr {0.003 * 10 ** (2 * i / 15):.3g}",
+                 "patch": {"optimizer": {"lr": 0.003 * 10 ** (2 * i / 15)}}} for i in range(16)]
+    try:
+        idle = await pings(pinger, 2.0)
+        sent = now()
+        await group.send({"type": "start", "spec": {}, "variants": variants, "fps": 30})
+        await group.expect("ready")
+        during = await pings(pinger, seconds)
+    finally:
+        for c in (pinger, group):
+            await c.close()
+    end = now()
+    print("compile: group epochs/s per second:",
+          " ".join(f"{group.rates(t, t + 1)[0]:.0f}" for t in range(int(sent), int(end))))
+    first, last = group.rates(sent + 2, sent + 6)[0], group.rates(end - 3, end)[0]
+    return [("compile: group of 16, s 2-6 epochs/s", [first], 0, ""),
+            ("compile: group of 16, last 3 s epochs/s", [last], first, "its s 2-6"),
+            *[(f"ping while compiling: {k} ms", [f(during)], f(idle), "idle server")
+              for k, f in (("app p99", lambda g: pct(g[0], 99)), ("app max", lambda g: max(g[0])),
+                           ("protocol p99", lambda g: pct(g[1], 99)))]]
+
+
 def print_table(rows: list[Row]) -> None:
     print(f"{'figure':42} {'value':>9} {'spread':>17} {'baseline':>9} {'ratio':>7}  baseline is")
     for label, values, base, what in rows:
@@ -322,7 +351,8 @@ def print_table(rows: list[Row]) -> None:
 async def measure(url: str, pid: int, args: argparse.Namespace) -> list[Row]:
     rows = await starts(url, args.starts)
     more, alone = await shown(url, pid, args.seconds, args.repeats)
-    return rows + more + await share(url, pid, args.share_seconds, alone)
+    rows += more + await share(url, pid, args.share_seconds, alone)
+    return rows + await compiling(url, args.compile_seconds)
 
 
 def main() -> None:
@@ -331,11 +361,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="shown-rate repeats (medians)")
     parser.add_argument("--starts", type=int, default=20, help="warm starts timed")
     parser.add_argument("--share-seconds", type=float, default=8.0, help="sharing windows")
+    parser.add_argument("--compile-seconds", type=float, default=30.0,
+                        help="the group's window from its start")
     args = parser.parse_args()
     torch.set_num_threads(1)
     print(f"torch {torch.__version__}, {os.cpu_count()} cpus, load {os.getloadavg()[0]:.2f}")
     began = now()
     with tempfile.TemporaryDirectory() as tmp:
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(Path(tmp) / "inductor")  # the server's
         server = start_server(Path(tmp) / "bench.sqlite3")
         output: list[str] = []  # drained so that a chatty server never blocks on its pipe
         threading.Thread(target=lambda: output.extend(server.process.stdout or []),
