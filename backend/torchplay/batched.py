@@ -276,12 +276,13 @@ class BatchedRuns:
             try:  # the constant `ones` is a leaf: its views are hoisted
                 replay = self._replays[key] = traced.record_step(
                     self._objective, self.params, self._leaves + [self.ones], *args)
-                if self.compile:
-                    self._compiling[key] = compiled.submit(
-                        traced.trace_flat(self._objective, self.params, *args),
-                        [*self._leaves, *args])
             except Exception:  # a model the recorder cannot follow still trains, eagerly
                 self.traceable = False
+                return None
+            if self.compile:  # traced again: record_step simplified its graph for replaying
+                self._compiling[key] = compiled.submit(
+                    traced.trace_flat(self._objective, self.params, *args),
+                    [*self._leaves, *args])
         return replay
 
     def _adopt_compiled(self) -> None:

@@ -10,10 +10,10 @@ at K = 64 on TF Playground's default the step takes ~40 µs against the replay's
 
 The compiled step is the same function with other rounding (fused, vectorised, FMA), so a batch
 that switches stays equal to its lone runs to float tolerance, not bit for bit
-(tests/unit/test_compiled.py). Compiling takes 4-20 s of one core, once per architecture and
-shape in a process (the same group shape started again reuses it) and faster on a second start
-of the server (inductor's own disk cache). Where no C++ compiler works, the batch keeps its
-replay; the reason is logged once.
+(tests/unit/test_compiled.py). Compiling takes 10-16 s of one core with an empty inductor cache
+and ~3 s from inductor's disk cache, once per graph and shapes in a process (the same group
+started again reuses it). Where no C++ compiler works, the batch keeps its replay; the reason
+is logged once.
 """
 
 from __future__ import annotations
@@ -54,8 +54,11 @@ def submit(graph: torch.fx.GraphModule, example: Sequence[torch.Tensor]) -> Futu
     """The compiled form of `graph` (flat tensors in, flat tensors out, traced.trace_flat) for
     arguments shaped as `example`: a future that a background thread completes with a callable
     of the same arguments, or with None where compiling failed. `graph` becomes the compiler's.
-    One compile serves every caller asking for the same graph on the same shapes."""
-    key = (graph.code, tuple((t.shape, t.stride(), t.dtype, t.device) for t in example))
+    One compile serves every caller asking for the same graph on the same shapes, unless the
+    graph holds tensors of its own (constants), which its code does not show."""
+    shapes = tuple((t.shape, t.stride(), t.dtype, t.device) for t in example)
+    own = any(node.op == "get_attr" for node in graph.graph.nodes)
+    key = (graph.code, shapes) if not own else (object(),)
     with _lock:
         future = _cache.get(key)
         if future is not None:

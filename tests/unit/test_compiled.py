@@ -120,3 +120,17 @@ def test_small_products_become_fused_sums_and_large_ones_stay_matrix_products() 
 def test_the_server_compiles_by_default_and_a_flag_turns_it_off() -> None:
     assert parse_args([])[0].compile
     assert not parse_args(["--no-compile"])[0].compile
+
+
+def test_graphs_with_tensors_of_their_own_do_not_share_a_compile() -> None:
+    x = torch.zeros(3, 2)
+
+    def adding(values: list[float]) -> torch.fx.GraphModule:
+        return make_fx(lambda t: (t + torch.tensor(values),))(x)
+
+    graphs = {(1.0, 2.0): adding([1.0, 2.0]), (3.0, 4.0): adding([3.0, 4.0])}
+    assert len({g.code for g in graphs.values()}) == 1, "the same code, other constants"
+    for values, graph in graphs.items():
+        fast = compiled.submit(graph, [x]).result(timeout=600)
+        assert fast is not None
+        assert torch.equal(fast(x)[0], x + torch.tensor(values))
