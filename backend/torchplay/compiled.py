@@ -10,10 +10,10 @@ at K = 64 on TF Playground's default the step takes ~40 µs against the replay's
 
 The compiled step is the same function with other rounding (fused, vectorised, FMA), so a batch
 that switches stays equal to its lone runs to float tolerance, not bit for bit
-(tests/unit/test_compiled.py). Compiling takes 10-16 s of one core with an empty inductor cache
-and ~3 s from inductor's disk cache, once per graph and shapes in a process (the same group
-started again reuses it). Where no C++ compiler works, the batch keeps its replay; the reason
-is logged once.
+(tests/unit/test_compiled.py). A process's first compile takes 10-16 s of one core (inductor's
+imports and compiler checks: warm_up does them at a server's start), later ones ~3-4 s, and
+each graph and shapes compile once in a process (the same group started again reuses it).
+Where no C++ compiler works, the batch keeps its replay; the reason is logged once.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import queue
 import shutil
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -35,13 +36,17 @@ Step = Callable[..., Any]
 # rows x columns x contraction of one matrix product, at most, for it to become a fused loop;
 # larger ones stay a bmm call (MKL), which is then the faster kernel
 SMALL_PRODUCT = 8192
-CACHE_SIZE = 32  # compiled steps kept, most recently asked for first
+CACHE_SIZE = 32  # compiled steps kept, the least recently asked for dropped first
+# While the compile thread works, a thread waiting for the GIL gets it after this long
+# (Python's default is 5 ms). A training thread lets go of the GIL in every torch call and waits
+# for it again after: with the default, a step of ~25 calls took ~150 ms while compiling.
+SWITCH_INTERVAL = 0.0005
 
-_jobs: queue.SimpleQueue[tuple[Future[Step | None], torch.fx.GraphModule,
-                               list[torch.Tensor]]] = queue.SimpleQueue()
+_jobs: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]]] = queue.SimpleQueue()
 _cache: OrderedDict[tuple[object, ...], Future[Step | None]] = OrderedDict()
 _lock = threading.Lock()
 _worker: threading.Thread | None = None
+_warm: Future[Any] | None = None  # warm_up's: True when done, None where it failed
 _warned = False
 
 
@@ -70,9 +75,41 @@ def submit(graph: torch.fx.GraphModule, example: Sequence[torch.Tensor]) -> Futu
         _start_worker()
     # copies with the same strides (a batch is a view), as the step is compiled for them: the
     # example tensors are live parameters and batches, and the compiler's are its own
-    _jobs.put((future, graph, [torch.empty_strided(t.shape, t.stride(), dtype=t.dtype,
-                                                   device=t.device).copy_(t) for t in example]))
+    copies = [torch.empty_strided(t.shape, t.stride(), dtype=t.dtype, device=t.device).copy_(t)
+              for t in example]
+    _jobs.put((future, lambda: _compile(graph, copies)))
     return future
+
+
+def warm_up() -> None:
+    """Compile a tiny batched product now, on the compile thread (a server calls this at
+    start): inductor's first compile in a process imports its modules and checks the C++
+    compiler, seconds that mostly hold the GIL. Left to a group's first compile, they paused
+    its training for ~1 s at its start and again at its switch; later compiles did not."""
+    global _warm
+    with _lock:
+        _start_worker()
+        if _warm is None:
+            _warm = Future()
+            _jobs.put((_warm, _compile_a_tiny_step))
+
+
+def warm_state() -> str:
+    """"warming", "ready", "unavailable" (warming up failed: no working C++ compiler) or
+    "cold" (warm_up was not called)."""
+    if _warm is None:
+        return "cold"
+    if not _warm.done():
+        return "warming"
+    return "ready" if _warm.result() else "unavailable"
+
+
+def _compile_a_tiny_step() -> bool:
+    from torch.fx.experimental.proxy_tensor import make_fx
+
+    a, b = torch.randn(2, 3, 4), torch.randn(2, 4, 5)
+    _compile(make_fx(lambda a, b: (torch.bmm(a, b).tanh().log_softmax(1),))(a, b), [a, b])(a, b)
+    return True
 
 
 def _start_worker() -> None:
@@ -84,12 +121,16 @@ def _start_worker() -> None:
 
 def _work() -> None:
     while True:
-        future, graph, example = _jobs.get()
+        future, job = _jobs.get()
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(interval, SWITCH_INTERVAL))
         try:
-            future.set_result(_compile(graph, example))
+            future.set_result(job())
         except Exception as error:  # no compiler, or one inductor cannot use: keep the replay
             _warn(error)
             future.set_result(None)
+        finally:
+            sys.setswitchinterval(interval)
 
 
 def _warn(error: Exception) -> None:
@@ -101,7 +142,7 @@ def _warn(error: Exception) -> None:
 
 
 def _compile(graph: torch.fx.GraphModule, example: list[torch.Tensor]) -> Step:
-    # imported here, on this thread: the first import of inductor takes seconds
+    # imported here, on this thread (unless warm_up did): the first import takes seconds
     from torch._inductor import compile as inductor_compile
     from torch._inductor import config
 
