@@ -280,9 +280,9 @@ class BatchedRuns:
                 self.traceable = False
                 return None
             if self.compile:  # traced again: record_step simplified its graph for replaying
-                self._compiling[key] = compiled.submit(
-                    traced.trace_flat(self._objective, self.params, *args),
-                    [*self._leaves, *args])
+                graph = traced.trace_flat(self._objective, self.params, *args)
+                if compiled.worth_compiling(graph.graph):
+                    self._compiling[key] = compiled.submit(graph, [*self._leaves, *args])
         return replay
 
     def _adopt_compiled(self) -> None:

@@ -108,6 +108,7 @@ def test_small_products_become_fused_sums_and_large_ones_stay_matrix_products() 
             torch.randn(2, 256, 256))  # the last: 256^3 terms, too many to fuse
     graph = make_fx(products)(*args)
     expected = graph(*args)
+    assert not compiled.worth_compiling(graph.graph), "a bmm call would stay"
     compiled.small_products_as_reductions(graph.graph)
     graph.recompile()
     kinds = [n.target for n in graph.graph.nodes if n.op == "call_function"]
@@ -115,6 +116,20 @@ def test_small_products_become_fused_sums_and_large_ones_stay_matrix_products() 
     assert kinds.count(aten.bmm.default) == 1 and aten.baddbmm.default not in kinds
     for got, want in zip(graph(*args), expected, strict=True):
         torch.testing.assert_close(got, want)
+
+
+def test_a_batch_of_wide_layers_keeps_its_replay() -> None:
+    """256 x 256 weights at batch 128: a product too large to fuse, which compiled as a bmm
+    call would be slower than the replay; the batch never asks for a compile."""
+    wide = {"network": {"layers": [{"type": "linear", "units": 256},
+                                   {"type": "activation", "fn": "relu"}] * 2},
+            "training": {"batch_size": 128}}
+    specs = variants(wide, [{}, {"training": {"seed": 1}}])
+    batch = BatchedRuns(specs, CPU, compile=True)
+    for _ in range(TrainingSession(specs[0], CPU).steps_per_epoch + 1):
+        batch.step()
+    assert batch._replays and not batch._compiling
+    assert not batch.wait_compiled(timeout=0)
 
 
 def test_the_server_compiles_by_default_and_a_flag_turns_it_off() -> None:
