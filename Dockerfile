@@ -15,8 +15,8 @@ COPY frontend ./frontend
 RUN pip install --no-cache-dir .
 
 ENV TORCHPLAY_DB=/data/torchplay.sqlite3
-# inductor's cache on the volume: a restarted container warms up and compiles from it (~3 s,
-# not ~10-15 s)
+# inductor's cache on the volume: a restarted container compiles runs side by side from it
+# (seconds, not 10-16 s)
 ENV TORCHINDUCTOR_CACHE_DIR=/data/inductor
 VOLUME /data
 EXPOSE 8000

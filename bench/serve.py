@@ -21,11 +21,9 @@ SGD 0.03, 25 steps/epoch); relu-8x6 = all 7 features, 6 x (linear 8, relu).
           all within 20% of the mean). An 11th client sends app `ping`s and protocol pings every
           20 ms, first without a run, then with one; baseline: the same on the idle server.
           "client lag" (this process's own event-loop delay) is included in every round trip.
-  warm    seconds from the server's start until its compiler has warmed up (/api/health), which
-          the bench waits for: it takes CPU meanwhile.
   compile 16 variants of tf-default side by side (one batch, fps 5) on this server, whose
-          inductor cache starts empty (its own TORCHINDUCTOR_CACHE_DIR; the server compiled a
-          tiny step at its start): the group's epochs/s in each second from its start, in its
+          inductor cache starts empty (its own TORCHINDUCTOR_CACHE_DIR), the first compile in the
+          server's process: the group's epochs/s in each second from its start, in its
           first 3 (plain step while compiling, then the switch), its slowest, and its last 3 of
           --compile-seconds (compiled), and pings meanwhile against the idle server's. With
           --no-compile the server never compiles: the same rows give the group's plain rate.
@@ -46,7 +44,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -354,17 +351,6 @@ def print_table(rows: list[Row]) -> None:
         print(f"{label:42} {value:9.4g} {spread:>17} {base_s:>9} {ratio:>7}  {what}")
 
 
-def warmed(url: str, since: float) -> list[Row]:
-    """Wait until the server's compiler has warmed up (it starts with the server, and would
-    take CPU from the first figures); seconds from the server's start."""
-    while True:
-        with urllib.request.urlopen(url + "/api/health", timeout=TIMEOUT) as response:
-            state = orjson.loads(response.read())["compiler"]
-        if state != "warming" or now() - since > 600:
-            return [(f"compiler warmed up ({state}), s from start", [now() - since], 0, "")]
-        time.sleep(0.1)  # poll interval of a bounded loop
-
-
 async def measure(url: str, pid: int, args: argparse.Namespace) -> list[Row]:
     rows = await starts(url, args.starts)
     more, alone = await shown(url, pid, args.seconds, args.repeats)
@@ -388,14 +374,13 @@ def main() -> None:
     began = now()
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(Path(tmp) / "inductor")  # the server's
-        started = now()
         server = start_server(Path(tmp) / "bench.sqlite3",
                               *(["--no-compile"] if args.no_compile else []))
         output: list[str] = []  # drained so that a chatty server never blocks on its pipe
         threading.Thread(target=lambda: output.extend(server.process.stdout or []),
                          daemon=True).start()
         try:
-            rows = warmed(server.url, started) + asyncio.run(asyncio.wait_for(
+            rows = asyncio.run(asyncio.wait_for(
                 measure(server.ws_url, server.process.pid, args), 900))
         finally:
             stop_server(server)

@@ -11,8 +11,10 @@ at K = 64 on TF Playground's default the step takes ~40 µs against the replay's
 The compiled step is the same function with other rounding (fused, vectorised, FMA), so a batch
 that switches stays equal to its lone runs to float tolerance, not bit for bit
 (tests/unit/test_compiled.py). A process's first compile takes 10-16 s of one core (inductor's
-imports and compiler checks: warm_up does them at a server's start), later ones ~3-4 s, and
-each graph and shapes compile once in a process (the same group started again reuses it).
+imports and compiler checks), later ones ~3-4 s, and each graph and shapes compile once in a
+process (the same group started again reuses it). Nothing of inductor is imported before a
+batch asks for its first compile: with it imported and warmed, lone sessions measured 5-8%
+slower (bench/engine.py, two A/B pairs), for reasons not found.
 Where no C++ compiler works, the batch keeps its replay; the reason is logged once.
 """
 
@@ -48,7 +50,6 @@ _jobs: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]]] = queue.SimpleQu
 _cache: OrderedDict[tuple[object, ...], Future[Step | None]] = OrderedDict()
 _lock = threading.Lock()
 _worker: threading.Thread | None = None
-_warm: Future[Any] | None = None  # warm_up's: True when done, None where it failed
 _warned = False
 
 
@@ -83,38 +84,6 @@ def submit(graph: torch.fx.GraphModule, example: Sequence[torch.Tensor]) -> Futu
     return future
 
 
-def warm_up() -> None:
-    """Compile a tiny batched product now, on the compile thread (a server calls this at
-    start): inductor's first compile in a process imports its modules and checks the C++
-    compiler, seconds that mostly hold the GIL. Left to a group's first compile, they paused
-    its training for ~1 s at its start and again at its switch; after them a compile takes
-    ~3-4 s and pauses the training about once, while inductor lowers the graph."""
-    global _warm
-    with _lock:
-        _start_worker()
-        if _warm is None:
-            _warm = Future()
-            _jobs.put((_warm, _compile_a_tiny_step))
-
-
-def warm_state() -> str:
-    """"warming", "ready", "unavailable" (warming up failed: no working C++ compiler) or
-    "cold" (warm_up was not called)."""
-    if _warm is None:
-        return "cold"
-    if not _warm.done():
-        return "warming"
-    return "ready" if _warm.result() else "unavailable"
-
-
-def _compile_a_tiny_step() -> bool:
-    from torch.fx.experimental.proxy_tensor import make_fx
-
-    a, b = torch.randn(2, 3, 4), torch.randn(2, 4, 5)
-    _compile(make_fx(lambda a, b: (torch.bmm(a, b).tanh().log_softmax(1),))(a, b), [a, b])(a, b)
-    return True
-
-
 def _start_worker() -> None:
     global _worker
     if _worker is None:  # a daemon: a compile in progress does not hold up the process's exit
@@ -145,7 +114,7 @@ def _warn(error: Exception) -> None:
 
 
 def _compile(graph: torch.fx.GraphModule, example: list[torch.Tensor]) -> Step:
-    # imported here, on this thread (unless warm_up did): the first import takes seconds
+    # imported here, on this thread: the first import takes seconds
     from torch._inductor import compile as inductor_compile
     from torch._inductor import config
 

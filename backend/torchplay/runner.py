@@ -21,7 +21,6 @@ from typing import Any
 
 import torch
 
-from torchplay import compiled
 from torchplay.group import RunGroup
 from torchplay.session import TrainingSession, resolve_device
 from torchplay.spec import ExperimentSpec
@@ -99,8 +98,6 @@ class Runner:
         self.slice_seconds = slice_seconds
         self.device = device
         self.compile = compile  # runs side by side: see compiled.py
-        if compile and compiled.available():
-            compiled.warm_up()
         self._ids = itertools.count(1)
         self._handles: dict[int, SessionHandle] = {}
         self._runnable: deque[SessionHandle] = deque()
@@ -110,11 +107,6 @@ class Runner:
                                           daemon=True) for i in range(workers)]
         for worker in self._workers:
             worker.start()
-
-    @property
-    def compiler(self) -> str:
-        """The compiler of runs side by side: "off", or compiled.warm_state()."""
-        return compiled.warm_state() if self.compile and compiled.available() else "off"
 
     @property
     def session_count(self) -> int:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
-from wsclient import health, mlp
+from wsclient import mlp
 
 pytestmark = pytest.mark.anyio
 TIMEOUT = 30.0
@@ -90,15 +90,3 @@ async def test_an_invalid_variant_is_refused_by_its_path(server) -> None:
         assert error["code"] == "invalid_spec"
         assert error["field"] == "variants.1.patch.network.layers.0.units"
 
-
-async def test_the_server_warms_up_the_compiler_of_runs_side_by_side_and_says_so(
-        server, server_factory) -> None:
-    """The compiled step of runs side by side (compiled.py) needs inductor warmed up, which a
-    server does in the background from its start; /api/health tells when it is ready."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 300  # a bare machine: inductor's imports and a first g++ build
-    while (state := (await asyncio.to_thread(health, server))["compiler"]) == "warming":
-        assert loop.time() < deadline, "the compiler was still warming up after 300 s"
-        await asyncio.sleep(0.1)  # poll interval of a bounded loop, not a synchronisation
-    assert state == "ready"
-    assert health(server_factory("--no-compile"))["compiler"] == "off"
