@@ -29,6 +29,7 @@ BATCHABLE_LAYERS = ("linear", "activation", "dropout")
 # Steps' losses reach the histories when read (a frame), at a divergence, or after this many
 # steps: flushing costs ~5 us a variant however many steps it carries.
 FLUSH_AT = 1000
+StepKey = tuple[int, bool, bool]  # a recorded step's batch size, and whether L1, L2 are on
 
 
 def check_batchable(specs: Sequence[ExperimentSpec]) -> None:
@@ -101,10 +102,10 @@ class BatchedRuns:
         self.traceable = not any(isinstance(m, SeededDropout) for m in self.modules)
         self._leaves = [p.detach() for p in self.params]  # replays must not record autograd
         self.ones = torch.ones(len(specs), device=self.x_train.device)  # seeds K backwards
-        self._replays: dict[tuple[int, bool, bool], traced.Replay] = {}
+        self._replays: dict[StepKey, traced.Replay] = {}
         self.compile = compile and device.type == "cpu" and compiled.available()
-        self._compiling: dict[tuple[int, bool, bool], Future[compiled.Step | None]] = {}
-        self.compiled: set[tuple[int, bool, bool]] = set()  # keys whose step is compiled now
+        self._compiling: dict[StepKey, Future[traced.Replay | None]] = {}
+        self.compiled: set[StepKey] = set()  # keys whose step is compiled now
         self._unflushed: list[torch.Tensor] = []  # each step's (K,) losses, not yet flushed
         self._checked = 0  # how many of them are known finite (checked at an epoch's end)
         self._hyper()
@@ -295,7 +296,7 @@ class BatchedRuns:
                     self._replays[key] = self._guarded(key, fast, self._replays[key])
                     self.compiled.add(key)
 
-    def _guarded(self, key: tuple[int, bool, bool], fast: compiled.Step,
+    def _guarded(self, key: StepKey, fast: traced.Replay,
                  plain: traced.Replay) -> traced.Replay:
         """The compiled step, which checks its arguments' shapes and strides; arguments laid
         out otherwise than those it was compiled for go back to the replay, for good."""

@@ -14,8 +14,8 @@ that switches stays equal to its lone runs to float tolerance, not bit for bit
 imports and compiler checks), later ones ~3-4 s, and each graph and shapes compile once in a
 process (the same group started again reuses it). Nothing of inductor is imported before a
 batch asks for its first compile: with it imported and warmed, lone sessions measured 5-8%
-slower (bench/engine.py, two A/B pairs), for reasons not found.
-Where no C++ compiler works, the batch keeps its replay; the reason is logged once.
+slower (bench/engine.py, two A/B pairs), for reasons not found. Where no C++ compiler works,
+the batch keeps its replay; the reason is logged once.
 """
 
 from __future__ import annotations
@@ -32,9 +32,10 @@ from typing import Any
 
 import torch
 
+from torchplay.traced import Replay
+
 log = logging.getLogger(__name__)
 
-Step = Callable[..., Any]
 # rows x columns x contraction of one matrix product, at most, for it to become a fused loop.
 # Measured at K = 64 (compiled step time over the replay's): [16, 16] at batch 32 0.75-0.79,
 # [32, 32] 0.58-0.69, [64, 64] 0.74, [128, 128] at batch 64 (2^20 terms) 0.89, [256, 256] at
@@ -47,7 +48,7 @@ CACHE_SIZE = 32  # compiled steps kept, the least recently asked for dropped fir
 SWITCH_INTERVAL = 0.0005
 
 _jobs: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]]] = queue.SimpleQueue()
-_cache: OrderedDict[tuple[object, ...], Future[Step | None]] = OrderedDict()
+_cache: OrderedDict[tuple[object, ...], Future[Replay | None]] = OrderedDict()
 _lock = threading.Lock()
 _worker: threading.Thread | None = None
 _warned = False
@@ -58,7 +59,8 @@ def available() -> bool:
     return any(shutil.which(name) for name in ("g++", "c++", "clang++"))
 
 
-def submit(graph: torch.fx.GraphModule, example: Sequence[torch.Tensor]) -> Future[Step | None]:
+def submit(graph: torch.fx.GraphModule, example: Sequence[torch.Tensor]
+           ) -> Future[Replay | None]:
     """The compiled form of `graph` (flat tensors in, flat tensors out, traced.trace_flat) for
     arguments shaped as `example`: a future that a background thread completes with a callable
     of the same arguments, or with None where compiling failed. `graph` becomes the compiler's.
@@ -113,7 +115,7 @@ def _warn(error: Exception) -> None:
                     type(error).__name__, str(error).splitlines()[0] if str(error) else "")
 
 
-def _compile(graph: torch.fx.GraphModule, example: list[torch.Tensor]) -> Step:
+def _compile(graph: torch.fx.GraphModule, example: list[torch.Tensor]) -> Replay:
     # imported here, on this thread: the first import takes seconds
     from torch._inductor import compile as inductor_compile
     from torch._inductor import config

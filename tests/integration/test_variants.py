@@ -89,4 +89,3 @@ async def test_an_invalid_variant_is_refused_by_its_path(server) -> None:
         error = await client.until(lambda m: m["type"] == "error")
         assert error["code"] == "invalid_spec"
         assert error["field"] == "variants.1.patch.network.layers.0.units"
-
