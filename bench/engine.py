@@ -12,7 +12,7 @@ drift (20-30% on this machine) hits every variant alike:
   plain    a hand-written nn.Sequential + SGD loop on shuffled batches (zero_grad, forward,
            loss, backward, step, loss.item()); the baseline, written without torchplay.
   bare     session.step() with no probes (includes its per-epoch train/test evaluation); from
-           the second epoch on it replays the traced step (torchplay/traced.py).
+           the second epoch on it replays the traced step (torchplay/engine/steppers/traced.py).
   eager    the same session with the traced step off (TrainingSession(traced=False)).
   served   what the runner does at 30 fps: every 1/30 s of wall time the step is probed and
            session.frame() + history delta + orjson encoding follow; other steps are bare.
@@ -40,9 +40,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from torchplay.history import Cursor
-from torchplay.session import TrainingSession
-from torchplay.spec import FEATURES_2D, ExperimentSpec
+from torchplay.engine.history import Cursor
+from torchplay.engine.session import TrainingSession
+from torchplay.spec.model import FEATURES_2D, ExperimentSpec
 
 FPS = 30.0
 Row = tuple[str, float, float, str]  # figure, value, baseline, what the baseline is

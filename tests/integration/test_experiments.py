@@ -20,8 +20,8 @@ import pytest
 import torch
 from wsclient import TIMEOUT, Client, connect_to, mlp
 
-from torchplay.build import build_model
-from torchplay.spec import ExperimentSpec
+from torchplay.engine.build import build_model
+from torchplay.spec.model import ExperimentSpec
 
 pytestmark = pytest.mark.anyio
 

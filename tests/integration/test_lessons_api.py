@@ -11,7 +11,7 @@ import pytest
 from websockets.asyncio.client import connect
 from wsclient import TIMEOUT, connect_to, mlp
 
-from torchplay.spec import ExperimentSpec, patched
+from torchplay.spec.model import ExperimentSpec, patched
 
 pytestmark = pytest.mark.anyio
 

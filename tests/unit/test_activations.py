@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from torchplay.activations import ACTIVATION_NAMES, activation_curves, default_xs
-from torchplay.spec import ActivationLayer
+from torchplay.lessons.activations import ACTIVATION_NAMES, activation_curves, default_xs
+from torchplay.spec.model import ActivationLayer
 
 XS = [-3.0, -1.5, -0.25, 0.25, 1.5, 3.0]  # away from 0, where ReLU-family kinks sit
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from torchplay.batched import BatchedRuns, predicted_classes
-from torchplay.group import RunGroup
-from torchplay.session import TrainingSession
-from torchplay.spec import ExperimentSpec, SpecError, apply_patch, merge_patch
+from torchplay.engine.steppers.batched import BatchedRuns, predicted_classes
+from torchplay.engine.group import RunGroup
+from torchplay.engine.session import TrainingSession
+from torchplay.spec.model import ExperimentSpec, SpecError, apply_patch, merge_patch
 
 CPU = torch.device("cpu")
 
@@ -216,7 +216,7 @@ def test_a_batch_the_recorder_cannot_follow_trains_eagerly(monkeypatch: pytest.M
     def refuse(*_: object, **__: object) -> object:
         raise RuntimeError("cannot trace this")
 
-    monkeypatch.setattr("torchplay.traced.make_fx", refuse)
+    monkeypatch.setattr("torchplay.engine.steppers.traced.make_fx", refuse)
     specs = variants(TANH_SGD, [{}, {"optimizer": {"lr": 0.3}}])
     steps = 2 * TrainingSession(specs[0], CPU).steps_per_epoch + 3
     batch = batch_run(specs, steps)

@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from torchplay.build import build_model, lr_factor, make_loss
-from torchplay.spec import ExperimentSpec, LossSpec, ScheduleSpec
+from torchplay.engine.build import build_model, lr_factor, make_loss
+from torchplay.spec.model import ExperimentSpec, LossSpec, ScheduleSpec
 
 
 def model_for(init: dict, layers: int = 1) -> torch.nn.Sequential:

@@ -10,10 +10,10 @@ import torch
 from test_batched import CPU, SINE_MOMENTUM, TANH_SGD, assert_same_step_losses, lone_run, variants
 from torch.fx.experimental.proxy_tensor import make_fx
 
-from torchplay import compiled, traced
-from torchplay.batched import BatchedRuns
+from torchplay.engine.steppers import compiled, traced
+from torchplay.engine.steppers.batched import BatchedRuns
 from torchplay.cli import parse_args
-from torchplay.session import TrainingSession
+from torchplay.engine.session import TrainingSession
 
 TANH_PATCHES = [{}, {"optimizer": {"lr": 0.3}}, {"training": {"seed": 7}},
                 {"regularization": {"l2": 0.01, "l1": 0.001}}, {"data": {"noise": 0.3}}]
@@ -86,7 +86,7 @@ def test_without_a_working_compiler_the_batch_keeps_its_replay(
     for _ in range(per_epoch + 1):
         batch.step()
         plain.step()
-    with caplog.at_level(logging.WARNING, logger="torchplay.compiled"):
+    with caplog.at_level(logging.WARNING, logger="torchplay.engine.steppers.compiled"):
         assert not batch.wait_compiled(timeout=600)
     assert batch.compiled == set()
     assert "batched steps stay uncompiled" in caplog.text

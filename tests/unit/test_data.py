@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from torchplay.data import Features, Points, generate
-from torchplay.spec import (
+from torchplay.data.toy import Features, Points, generate
+from torchplay.spec.model import (
     CLASSIFICATION_KINDS,
     REGRESSION_1D_KINDS,
     REGRESSION_2D_KINDS,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from torchplay.diagnosis import diagnose, diagnose_session, session_errors
-from torchplay.session import TrainingSession
-from torchplay.spec import ExperimentSpec
+from torchplay.lessons.diagnosis import diagnose, diagnose_session, session_errors
+from torchplay.engine.session import TrainingSession
+from torchplay.spec.model import ExperimentSpec
 
 
 @pytest.mark.parametrize("train, test, base, verdict", [

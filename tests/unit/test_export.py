@@ -19,12 +19,12 @@ import numpy as np
 import pytest
 import torch
 
-from torchplay.build import build_model
-from torchplay.data import generate
-from torchplay.export import metrics_csv, script_for
-from torchplay.history import Cursor
-from torchplay.session import TrainingSession
-from torchplay.spec import ExperimentSpec
+from torchplay.engine.build import build_model
+from torchplay.data.toy import generate
+from torchplay.store.export import metrics_csv, script_for
+from torchplay.engine.history import Cursor
+from torchplay.engine.session import TrainingSession
+from torchplay.spec.model import ExperimentSpec
 
 CPU = torch.device("cpu")
 # Imports a standalone script may make: the standard library's and numpy's and torch's.

@@ -1,11 +1,11 @@
-"""The evaluations' tanh (torchplay/fasttanh.py) must be torch.tanh to within float rounding:
+"""The evaluations' tanh (torchplay/engine/fasttanh.py) must be torch.tanh to within float rounding:
 boundaries, neuron maps and batched runs' epoch losses are read as the model's own numbers."""
 
 from __future__ import annotations
 
 import torch
 
-from torchplay import fasttanh
+from torchplay.engine import fasttanh
 
 
 def ulps_apart(got: torch.Tensor, want: torch.Tensor) -> torch.Tensor:

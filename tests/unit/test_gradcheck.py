@@ -8,9 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-from torchplay.gradcheck import gradient_check
-from torchplay.session import TrainingSession
-from torchplay.spec import ExperimentSpec
+from torchplay.lessons.gradcheck import gradient_check
+from torchplay.engine.session import TrainingSession
+from torchplay.spec.model import ExperimentSpec
 
 CPU = torch.device("cpu")
 EVERY_LAYER = [{"type": "linear", "units": 6}, {"type": "batchnorm"},

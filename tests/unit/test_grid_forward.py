@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from torchplay.build import ACTIVATIONS
-from torchplay.probes import columns_forward
-from torchplay.session import TrainingSession
-from torchplay.spec import ExperimentSpec
+from torchplay.engine.build import ACTIVATIONS
+from torchplay.engine.probes import columns_forward
+from torchplay.engine.session import TrainingSession
+from torchplay.spec.model import ExperimentSpec
 
 
 @pytest.mark.parametrize("fn", sorted(ACTIVATIONS))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from torchplay import history
-from torchplay.history import Cursor, History
+from torchplay.engine import history
+from torchplay.engine.history import Cursor, History
 
 
 def read_all(h: History, cursor: Cursor, held: list[float]) -> Cursor:

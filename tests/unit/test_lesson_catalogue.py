@@ -9,7 +9,7 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from torchplay.batched import check_batchable
+from torchplay.engine.steppers.batched import check_batchable
 from torchplay.lessons import (
     Lesson,
     batch_groups,
@@ -20,8 +20,8 @@ from torchplay.lessons import (
     run_variants,
 )
 from torchplay.lessons import catalogue as catalogue_module
-from torchplay.session import TrainingSession
-from torchplay.spec import ExperimentSpec, SpecError
+from torchplay.engine.session import TrainingSession
+from torchplay.spec.model import ExperimentSpec, SpecError
 
 CPU = torch.device("cpu")
 

@@ -20,12 +20,12 @@ import pytest
 import torch
 from torch import nn
 
-from torchplay.activations import activation_curves
-from torchplay.diagnosis import diagnose_session
-from torchplay.gradcheck import gradient_check
+from torchplay.lessons.activations import activation_curves
+from torchplay.lessons.diagnosis import diagnose_session
+from torchplay.lessons.gradcheck import gradient_check
 from torchplay.lessons import batch_groups, ema, lesson_specs, load_lessons, run_variants
-from torchplay.session import TrainingSession
-from torchplay.spec import ExperimentSpec, merge_patch
+from torchplay.engine.session import TrainingSession
+from torchplay.spec.model import ExperimentSpec, merge_patch
 
 CPU = torch.device("cpu")
 LESSONS = {lesson.id: lesson for lesson in load_lessons()}

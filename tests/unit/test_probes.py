@@ -12,8 +12,8 @@ import pytest
 import torch
 from torch import nn
 
-from torchplay.session import TrainingSession
-from torchplay.spec import ExperimentSpec
+from torchplay.engine.session import TrainingSession
+from torchplay.spec.model import ExperimentSpec
 
 LR = 0.5
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from torchplay.session import TrainingSession
-from torchplay.spec import ExperimentSpec, apply_patch
+from torchplay.engine.session import TrainingSession
+from torchplay.spec.model import ExperimentSpec, apply_patch
 
 NOISY = {  # dropout and BatchNorm: every random draw and running statistic must be the session's
     "data": {"kind": "spiral", "points": 120, "noise": 0.2},

@@ -9,8 +9,8 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from torchplay.build import build_model
-from torchplay.spec import (
+from torchplay.engine.build import build_model
+from torchplay.spec.model import (
     MAX_PARAMETERS,
     ExperimentSpec,
     SpecError,
@@ -18,7 +18,7 @@ from torchplay.spec import (
     merge_patch,
     parameter_count,
 )
-from torchplay.specdoc import render
+from torchplay.spec.doc import render
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -130,17 +130,17 @@ def test_invalid_patch_value_fails_validation() -> None:
 
 
 def test_spec_reference_is_current() -> None:
-    from torchplay.data import NOISE_MEANING
+    from torchplay.data.toy import NOISE_MEANING
 
     written = (ROOT / "docs" / "spec.md").read_text()
-    regenerate = "run: python -m torchplay.specdoc > docs/spec.md"
+    regenerate = "run: python -m torchplay.spec.doc > docs/spec.md"
     assert written == render(NOISE_MEANING), regenerate
 
 
 @pytest.mark.parametrize("points, fraction", [(10, 0.05), (42, 0.5), (20_000, 0.95), (11, 0.5)])
 def test_train_count_is_the_split_data_makes(points: int, fraction: float) -> None:
-    from torchplay.data import generate
-    from torchplay.spec import DataSpec, train_count
+    from torchplay.data.toy import generate
+    from torchplay.spec.model import DataSpec, train_count
 
     data = DataSpec(points=points, train_fraction=fraction)
     assert train_count(data) == len(generate(data).train_y)

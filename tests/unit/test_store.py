@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from torchplay import spec as spec_module
-from torchplay.spec import SPEC_VERSION, ExperimentSpec, SpecError, migrate
-from torchplay.store import (
+from torchplay.spec import model as spec_module
+from torchplay.spec.model import SPEC_VERSION, ExperimentSpec, SpecError, migrate
+from torchplay.store.experiments import (
     MAX_NAME,
     MAX_NOTE,
     SCHEMA_VERSION,

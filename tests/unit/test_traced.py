@@ -1,4 +1,4 @@
-"""The traced step (torchplay/traced.py) must make the very run the eager step makes: the same
+"""The traced step (torchplay/engine/steppers/traced.py) must make the very run the eager step makes: the same
 losses, bit for bit, for every loss, optimizer, activation and mid-run change it takes on."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 import torch
 
-from torchplay.history import Cursor
-from torchplay.session import TrainingSession
-from torchplay.spec import FEATURES_2D, ExperimentSpec, apply_patch, merge_patch
+from torchplay.engine.history import Cursor
+from torchplay.engine.session import TrainingSession
+from torchplay.spec.model import FEATURES_2D, ExperimentSpec, apply_patch, merge_patch
 
 CPU = torch.device("cpu")
 
@@ -113,7 +113,7 @@ def test_a_step_the_recorder_cannot_follow_trains_eagerly(monkeypatch: pytest.Mo
     def refuse(*_: Any, **__: Any) -> Any:
         raise RuntimeError("cannot trace this")
 
-    monkeypatch.setattr("torchplay.traced.make_fx", refuse)
+    monkeypatch.setattr("torchplay.engine.steppers.traced.make_fx", refuse)
     spec = ExperimentSpec.model_validate(SETUPS["tf-default"])
     steps = 3 * TrainingSession(spec, CPU).steps_per_epoch
     session = train(spec, True, steps)
@@ -124,7 +124,7 @@ def test_a_step_the_recorder_cannot_follow_trains_eagerly(monkeypatch: pytest.Mo
 def test_a_replay_drops_products_with_ones_and_no_other_product() -> None:
     """The seeds of a batch of backward passes (grad_outputs=ones) are multiplied away; a
     product with another constant, or one that broadcasts x to a bigger shape, is kept."""
-    from torchplay.traced import record_step
+    from torchplay.engine.steppers.traced import record_step
 
     def step(params: list[torch.Tensor], ones: torch.Tensor, twos: torch.Tensor,
              x: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -148,7 +148,7 @@ def test_a_replay_drops_products_with_ones_and_no_other_product() -> None:
 def test_a_parameter_of_ones_when_recorded_is_no_constant() -> None:
     """Constant init (lesson: symmetry) may record a step whose weights are all ones; the
     product with them must stay, for the weights move afterwards."""
-    from torchplay.traced import record_step
+    from torchplay.engine.steppers.traced import record_step
 
     def step(params: list[torch.Tensor], x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         loss = (params[0] * x).tanh().sum()

@@ -16,10 +16,10 @@ from torchplay.api.experiments import router as experiments_router
 from torchplay.api.lessons import router as lessons_router
 from torchplay.api.messages import MAX_FPS, MAX_MESSAGE_BYTES, MAX_STEPS_PER_REQUEST
 from torchplay.api.ws import Connection
-from torchplay.data import previews
-from torchplay.runner import Runner
+from torchplay.data.toy import previews
+from torchplay.serve.runner import Runner
 from torchplay.settings import Settings
-from torchplay.spec import (
+from torchplay.spec.model import (
     LIVE_SECTIONS,
     REGRESSION_1D_KINDS,
     SPEC_VERSION,
@@ -27,7 +27,7 @@ from torchplay.spec import (
     DataSpec,
     ExperimentSpec,
 )
-from torchplay.store import MAX_NAME, MAX_NOTE, open_store
+from torchplay.store.experiments import MAX_NAME, MAX_NOTE, open_store
 
 
 def frontend_dir() -> Path:

@@ -15,11 +15,11 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
-from torchplay.activations import ACTIVATION_NAMES, activation_curves, default_xs
-from torchplay.diagnosis import diagnose
-from torchplay.group import MAX_VARIANTS
+from torchplay.lessons.activations import ACTIVATION_NAMES, activation_curves, default_xs
+from torchplay.lessons.diagnosis import diagnose
+from torchplay.engine.group import MAX_VARIANTS
 from torchplay.lessons import Lesson, lesson_specs, load_lessons
-from torchplay.spec import diff_patch
+from torchplay.spec.model import diff_patch
 
 router = APIRouter(prefix="/api", tags=["lessons"])
 

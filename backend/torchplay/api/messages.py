@@ -9,9 +9,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from torchplay.group import MAX_VARIANTS
-from torchplay.spec import ExperimentSpec, SpecError
-from torchplay.store import MAX_NAME, MAX_NOTE
+from torchplay.engine.group import MAX_VARIANTS
+from torchplay.spec.model import ExperimentSpec, SpecError
+from torchplay.store.experiments import MAX_NAME, MAX_NOTE
 
 MAX_MESSAGE_BYTES = 1_000_000
 MAX_FPS = 60.0

@@ -31,13 +31,13 @@ from torchplay.api.messages import (
     error,
     validation_error,
 )
-from torchplay.gradcheck import check_now
-from torchplay.group import RunGroup
-from torchplay.history import Cursor
-from torchplay.runner import Mailbox, Runner, RunnerFull, SessionHandle
-from torchplay.session import resolve_device
-from torchplay.spec import ExperimentSpec, SpecError, apply_patch, patched
-from torchplay.store import Store
+from torchplay.lessons.gradcheck import check_now
+from torchplay.engine.group import RunGroup
+from torchplay.engine.history import Cursor
+from torchplay.serve.runner import Mailbox, Runner, RunnerFull, SessionHandle
+from torchplay.engine.session import resolve_device
+from torchplay.spec.model import ExperimentSpec, SpecError, apply_patch, patched
+from torchplay.store.experiments import Store
 
 
 class Connection:

@@ -21,7 +21,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from torchplay.spec import ExperimentSpec, merge_patch
+from torchplay.spec.model import ExperimentSpec, merge_patch
 
 SLUG = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 # A dotted path into a spec: object keys by name, list items by index (network.layers.0.units).
@@ -93,9 +93,9 @@ class Lesson(Strict):
                       "plain Unicode.")
     watch: str = Field(min_length=1, description="What to look at on the page, and where.")
     tool: Tool | None = Field(None, description="A backend helper the page shows beside the "
-                              "runs: activation_curves (torchplay.activations), ema "
+                              "runs: activation_curves (torchplay.lessons.activations), ema "
                               "(torchplay.lessons.smoothing), gradient_check "
-                              "(torchplay.gradcheck), diagnosis (torchplay.diagnosis).")
+                              "(torchplay.lessons.gradcheck), diagnosis (torchplay.lessons.diagnosis).")
     spec: dict[str, Any] | None = Field(None, description="The one experiment to run.")
     base: dict[str, Any] | None = Field(None, description="Spec the variants or trials start "
                                         "from.")

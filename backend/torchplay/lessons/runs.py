@@ -13,9 +13,9 @@ from collections.abc import Sequence
 
 import torch
 
-from torchplay.batched import BatchedRuns, check_batchable
-from torchplay.session import TrainingSession, resolve_device
-from torchplay.spec import ExperimentSpec, SpecError
+from torchplay.engine.steppers.batched import BatchedRuns, check_batchable
+from torchplay.engine.session import TrainingSession, resolve_device
+from torchplay.spec.model import ExperimentSpec, SpecError
 
 
 def batch_groups(specs: Sequence[ExperimentSpec]) -> list[list[int]]:

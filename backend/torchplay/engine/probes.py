@@ -17,8 +17,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from torchplay import fasttanh
-from torchplay.build import SeededDropout
+from torchplay.engine import fasttanh
+from torchplay.engine.build import SeededDropout
 
 RELU_FAMILY = (nn.ReLU, nn.LeakyReLU, nn.PReLU)
 MAX_MAP_UNITS = 32  # neuron maps per column; wider layers are not drawn neuron by neuron

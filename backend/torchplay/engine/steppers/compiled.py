@@ -32,7 +32,7 @@ from typing import Any
 
 import torch
 
-from torchplay.traced import Replay
+from torchplay.engine.steppers.traced import Replay
 
 log = logging.getLogger(__name__)
 

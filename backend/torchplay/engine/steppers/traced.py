@@ -25,7 +25,7 @@ from torch.func import functional_call
 from torch.fx.experimental.proxy_tensor import make_fx
 from torch.utils._pytree import tree_flatten
 
-from torchplay.build import SeededDropout, linear_weights
+from torchplay.engine.build import SeededDropout, linear_weights
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 PenaltyFn = Callable[[Sequence[torch.Tensor]], torch.Tensor | None]

@@ -26,7 +26,7 @@ from typing import get_args
 import numpy as np
 import torch
 
-from torchplay.spec import DataKind, DataSpec, FeatureSpec
+from torchplay.spec.model import DataKind, DataSpec, FeatureSpec
 
 # "jitter a": an independent uniform offset in [-a*noise, a*noise] added to each coordinate
 # after the label is fixed; "target std s": Gaussian noise of std s*noise on the target.

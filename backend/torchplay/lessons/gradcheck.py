@@ -33,10 +33,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from torchplay.build import SeededDropout, make_loss
-from torchplay.probes import layer_name
-from torchplay.session import TrainingSession
-from torchplay.spec import ExperimentSpec
+from torchplay.engine.build import SeededDropout, make_loss
+from torchplay.engine.probes import layer_name
+from torchplay.engine.session import TrainingSession
+from torchplay.spec.model import ExperimentSpec
 
 CPU = torch.device("cpu")
 

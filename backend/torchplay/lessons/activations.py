@@ -13,8 +13,8 @@ from typing import get_args
 
 import torch
 
-from torchplay.build import ACTIVATIONS
-from torchplay.spec import ActivationFn, ActivationLayer
+from torchplay.engine.build import ACTIVATIONS
+from torchplay.spec.model import ActivationFn, ActivationLayer
 
 ACTIVATION_NAMES: tuple[str, ...] = get_args(ActivationFn)
 

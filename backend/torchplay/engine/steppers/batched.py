@@ -20,10 +20,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from torchplay import compiled, fasttanh, traced
-from torchplay.build import SeededDropout
-from torchplay.session import TrainingSession, _finite
-from torchplay.spec import AdamSpec, ExperimentSpec, SGDSpec, SpecError
+from torchplay.engine import fasttanh
+from torchplay.engine.steppers import compiled, traced
+from torchplay.engine.build import SeededDropout
+from torchplay.engine.session import TrainingSession, _finite
+from torchplay.spec.model import AdamSpec, ExperimentSpec, SGDSpec, SpecError
 
 BATCHABLE_LAYERS = ("linear", "activation", "dropout")
 # Steps' losses reach the histories when read (a frame), at a divergence, or after this many

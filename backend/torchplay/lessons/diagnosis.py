@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from torchplay.session import TrainingSession
+from torchplay.engine.session import TrainingSession
 
 BIAS_THRESHOLD = 0.05
 VARIANCE_THRESHOLD = 0.05

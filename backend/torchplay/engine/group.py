@@ -13,10 +13,10 @@ from typing import Any
 
 import torch
 
-from torchplay.batched import BatchedRuns, check_batchable
-from torchplay.history import History
-from torchplay.session import TrainingSession
-from torchplay.spec import ExperimentSpec, SpecError
+from torchplay.engine.steppers.batched import BatchedRuns, check_batchable
+from torchplay.engine.history import History
+from torchplay.engine.session import TrainingSession
+from torchplay.spec.model import ExperimentSpec, SpecError
 
 MAX_VARIANTS = 16
 

@@ -12,9 +12,9 @@ import re
 import textwrap
 from typing import Any
 
-from torchplay import data
-from torchplay.build import OPTIMIZERS, SeededDropout, optimizer_options
-from torchplay.spec import (
+from torchplay.data import toy as data
+from torchplay.engine.build import OPTIMIZERS, SeededDropout, optimizer_options
+from torchplay.spec.model import (
     ActivationLayer,
     BatchNormLayer,
     BiasInitSpec,

@@ -17,8 +17,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from torchplay import probes
-from torchplay.build import (
+from torchplay.engine import probes
+from torchplay.engine.build import (
     build_model,
     linear_weights,
     lr_factor,
@@ -26,10 +26,10 @@ from torchplay.build import (
     make_optimizer,
     optimizer_options,
 )
-from torchplay.data import Features, generate
-from torchplay.history import Cursor, History
-from torchplay.spec import ExperimentSpec, SpecError
-from torchplay.traced import TracedStep, traceable
+from torchplay.data.toy import Features, generate
+from torchplay.engine.history import Cursor, History
+from torchplay.spec.model import ExperimentSpec, SpecError
+from torchplay.engine.steppers.traced import TracedStep, traceable
 
 
 def resolve_device(name: str) -> torch.device:

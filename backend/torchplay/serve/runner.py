@@ -21,9 +21,9 @@ from typing import Any
 
 import torch
 
-from torchplay.group import RunGroup
-from torchplay.session import TrainingSession, resolve_device
-from torchplay.spec import ExperimentSpec
+from torchplay.engine.group import RunGroup
+from torchplay.engine.session import TrainingSession, resolve_device
+from torchplay.spec.model import ExperimentSpec
 
 
 class RunnerFull(RuntimeError):

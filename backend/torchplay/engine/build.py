@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from torchplay.spec import (
+from torchplay.spec.model import (
     ActivationLayer,
     AdagradSpec,
     AdamSpec,

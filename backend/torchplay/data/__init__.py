@@ -1,0 +1,1 @@
+"""Where a run's points come from: the toy generators and input features (toy.py)."""

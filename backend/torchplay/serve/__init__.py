@@ -1,0 +1,1 @@
+"""Where runs train in a server: worker threads, fair shares, mailboxes (runner.py)."""
