@@ -1,15 +1,15 @@
 """Many models at once: model-steps per second of K variants trained as one batch
-(torchplay.engine.steppers.batched.BatchedRuns) against the same K variants trained as separate sessions,
-measured in the same run on one torch thread.
+(torchplay.engine.steppers.batched.BatchedRuns) against the same K variants trained as
+separate sessions, measured in the same run on one torch thread.
 
     PYTHONPATH=backend python bench/batched.py [--k 64] [--seconds 2] [--rounds 8]
 
 The variants are TF Playground's default setup (circle, 250 training points, batch 10,
 [4, 2] tanh, SGD) with K different seeds and learning rates. Read the ratio, not the absolute
 figures: times drift 20-30% between runs on a 2-vCPU machine, which is why the paths take turns
-in rounds and the rounds' own ratios are printed (their spread). Separate sessions replay their
-traced step (torchplay/engine/steppers/traced.py) as a lone run does; "separate, eager" gives the same runs with
-it off, the baseline before that step existed. The batch is measured twice: replaying its
+in rounds and the rounds' own ratios are printed (their spread). Separate sessions replay
+their traced step (engine/steppers/traced.py) as a lone run does; "separate, eager" gives the
+same runs with it off, the baseline before that step existed. The batch is measured twice: replaying its
 traced step ("batched, plain"), and with its step compiled by inductor (compiled.py, as the
 server trains a group once the compile is ready: "compiled", whose compile time is printed).
 """
@@ -23,8 +23,8 @@ from collections.abc import Callable
 
 import torch
 
-from torchplay.engine.steppers.batched import BatchedRuns
 from torchplay.engine.session import TrainingSession
+from torchplay.engine.steppers.batched import BatchedRuns
 from torchplay.spec.model import ExperimentSpec
 
 CPU = torch.device("cpu")

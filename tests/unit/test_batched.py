@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from torchplay.engine.steppers.batched import BatchedRuns, predicted_classes
 from torchplay.engine.group import RunGroup
 from torchplay.engine.session import TrainingSession
+from torchplay.engine.steppers.batched import BatchedRuns, predicted_classes
 from torchplay.spec.model import ExperimentSpec, SpecError, apply_patch, merge_patch
 
 CPU = torch.device("cpu")

@@ -10,10 +10,10 @@ import torch
 from test_batched import CPU, SINE_MOMENTUM, TANH_SGD, assert_same_step_losses, lone_run, variants
 from torch.fx.experimental.proxy_tensor import make_fx
 
-from torchplay.engine.steppers import compiled, traced
-from torchplay.engine.steppers.batched import BatchedRuns
 from torchplay.cli import parse_args
 from torchplay.engine.session import TrainingSession
+from torchplay.engine.steppers import compiled, traced
+from torchplay.engine.steppers.batched import BatchedRuns
 
 TANH_PATCHES = [{}, {"optimizer": {"lr": 0.3}}, {"training": {"seed": 7}},
                 {"regularization": {"l2": 0.01, "l1": 0.001}}, {"data": {"noise": 0.3}}]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from torchplay.lessons.diagnosis import diagnose, diagnose_session, session_errors
 from torchplay.engine.session import TrainingSession
+from torchplay.lessons.diagnosis import diagnose, diagnose_session, session_errors
 from torchplay.spec.model import ExperimentSpec
 
 

@@ -19,12 +19,12 @@ import numpy as np
 import pytest
 import torch
 
-from torchplay.engine.build import build_model
 from torchplay.data.toy import generate
-from torchplay.store.export import metrics_csv, script_for
+from torchplay.engine.build import build_model
 from torchplay.engine.history import Cursor
 from torchplay.engine.session import TrainingSession
 from torchplay.spec.model import ExperimentSpec
+from torchplay.store.export import metrics_csv, script_for
 
 CPU = torch.device("cpu")
 # Imports a standalone script may make: the standard library's and numpy's and torch's.

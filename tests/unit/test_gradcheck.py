@@ -8,8 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from torchplay.lessons.gradcheck import gradient_check
 from torchplay.engine.session import TrainingSession
+from torchplay.lessons.gradcheck import gradient_check
 from torchplay.spec.model import ExperimentSpec
 
 CPU = torch.device("cpu")

@@ -9,6 +9,7 @@ import pytest
 import torch
 from pydantic import ValidationError
 
+from torchplay.engine.session import TrainingSession
 from torchplay.engine.steppers.batched import check_batchable
 from torchplay.lessons import (
     Lesson,
@@ -20,7 +21,6 @@ from torchplay.lessons import (
     run_variants,
 )
 from torchplay.lessons import catalogue as catalogue_module
-from torchplay.engine.session import TrainingSession
 from torchplay.spec.model import ExperimentSpec, SpecError
 
 CPU = torch.device("cpu")

@@ -20,11 +20,11 @@ import pytest
 import torch
 from torch import nn
 
+from torchplay.engine.session import TrainingSession
+from torchplay.lessons import batch_groups, ema, lesson_specs, load_lessons, run_variants
 from torchplay.lessons.activations import activation_curves
 from torchplay.lessons.diagnosis import diagnose_session
 from torchplay.lessons.gradcheck import gradient_check
-from torchplay.lessons import batch_groups, ema, lesson_specs, load_lessons, run_variants
-from torchplay.engine.session import TrainingSession
 from torchplay.spec.model import ExperimentSpec, merge_patch
 
 CPU = torch.device("cpu")

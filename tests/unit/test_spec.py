@@ -10,6 +10,7 @@ import torch
 from pydantic import ValidationError
 
 from torchplay.engine.build import build_model
+from torchplay.spec.doc import render
 from torchplay.spec.model import (
     MAX_PARAMETERS,
     ExperimentSpec,
@@ -18,7 +19,6 @@ from torchplay.spec.model import (
     merge_patch,
     parameter_count,
 )
-from torchplay.spec.doc import render
 
 ROOT = Path(__file__).resolve().parents[2]
 

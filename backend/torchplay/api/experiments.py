@@ -22,10 +22,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from torchplay.api.messages import MAX_MESSAGE_BYTES, error, errors_message
-from torchplay.store.export import metrics_csv, script_for
 from torchplay.serve.runner import Runner, SessionHandle
 from torchplay.spec.model import SPEC_VERSION, ExperimentSpec
-from torchplay.store.experiments import MAX_NAME, MAX_NOTE, Experiment, NewExperiment, Store, StoreError
+from torchplay.store.experiments import (
+    MAX_NAME,
+    MAX_NOTE,
+    Experiment,
+    NewExperiment,
+    Store,
+    StoreError,
+)
+from torchplay.store.export import metrics_csv, script_for
 
 MAX_BODY_BYTES = MAX_MESSAGE_BYTES  # the same 1 MB as a WebSocket message
 DRAIN_BYTES = 16_000_000  # read (and drop) this much of a refused body so the 413 arrives

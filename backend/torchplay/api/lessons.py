@@ -15,10 +15,10 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
-from torchplay.lessons.activations import ACTIVATION_NAMES, activation_curves, default_xs
-from torchplay.lessons.diagnosis import diagnose
 from torchplay.engine.group import MAX_VARIANTS
 from torchplay.lessons import Lesson, lesson_specs, load_lessons
+from torchplay.lessons.activations import ACTIVATION_NAMES, activation_curves, default_xs
+from torchplay.lessons.diagnosis import diagnose
 from torchplay.spec.model import diff_patch
 
 router = APIRouter(prefix="/api", tags=["lessons"])

@@ -31,11 +31,11 @@ from torchplay.api.messages import (
     error,
     validation_error,
 )
-from torchplay.lessons.gradcheck import check_now
 from torchplay.engine.group import RunGroup
 from torchplay.engine.history import Cursor
-from torchplay.serve.runner import Mailbox, Runner, RunnerFull, SessionHandle
 from torchplay.engine.session import resolve_device
+from torchplay.lessons.gradcheck import check_now
+from torchplay.serve.runner import Mailbox, Runner, RunnerFull, SessionHandle
 from torchplay.spec.model import ExperimentSpec, SpecError, apply_patch, patched
 from torchplay.store.experiments import Store
 

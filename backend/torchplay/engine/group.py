@@ -13,9 +13,9 @@ from typing import Any
 
 import torch
 
-from torchplay.engine.steppers.batched import BatchedRuns, check_batchable
 from torchplay.engine.history import History
 from torchplay.engine.session import TrainingSession
+from torchplay.engine.steppers.batched import BatchedRuns, check_batchable
 from torchplay.spec.model import ExperimentSpec, SpecError
 
 MAX_VARIANTS = 16

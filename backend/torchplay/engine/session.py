@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from torchplay.data.toy import Features, generate
 from torchplay.engine import probes
 from torchplay.engine.build import (
     build_model,
@@ -26,10 +27,9 @@ from torchplay.engine.build import (
     make_optimizer,
     optimizer_options,
 )
-from torchplay.data.toy import Features, generate
 from torchplay.engine.history import Cursor, History
-from torchplay.spec.model import ExperimentSpec, SpecError
 from torchplay.engine.steppers.traced import TracedStep, traceable
+from torchplay.spec.model import ExperimentSpec, SpecError
 
 
 def resolve_device(name: str) -> torch.device:

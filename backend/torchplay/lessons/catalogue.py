@@ -95,7 +95,8 @@ class Lesson(Strict):
     tool: Tool | None = Field(None, description="A backend helper the page shows beside the "
                               "runs: activation_curves (torchplay.lessons.activations), ema "
                               "(torchplay.lessons.smoothing), gradient_check "
-                              "(torchplay.lessons.gradcheck), diagnosis (torchplay.lessons.diagnosis).")
+                              "(torchplay.lessons.gradcheck), diagnosis "
+                              "(torchplay.lessons.diagnosis).")
     spec: dict[str, Any] | None = Field(None, description="The one experiment to run.")
     base: dict[str, Any] | None = Field(None, description="Spec the variants or trials start "
                                         "from.")

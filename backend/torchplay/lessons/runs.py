@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 import torch
 
-from torchplay.engine.steppers.batched import BatchedRuns, check_batchable
 from torchplay.engine.session import TrainingSession, resolve_device
+from torchplay.engine.steppers.batched import BatchedRuns, check_batchable
 from torchplay.spec.model import ExperimentSpec, SpecError
 
 

@@ -20,8 +20,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from torchplay import __version__
-from torchplay.store.codegen import data_code, features_code, model_code, training_code
 from torchplay.spec.model import ExperimentSpec
+from torchplay.store.codegen import data_code, features_code, model_code, training_code
 
 DEFAULT_EPOCHS = 100  # for specs that train until paused (training.epochs null)
 

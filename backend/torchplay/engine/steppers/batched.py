@@ -21,9 +21,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from torchplay.engine import fasttanh
-from torchplay.engine.steppers import compiled, traced
 from torchplay.engine.build import SeededDropout
 from torchplay.engine.session import TrainingSession, _finite
+from torchplay.engine.steppers import compiled, traced
 from torchplay.spec.model import AdamSpec, ExperimentSpec, SGDSpec, SpecError
 
 BATCHABLE_LAYERS = ("linear", "activation", "dropout")
