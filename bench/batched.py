@@ -9,9 +9,10 @@ The variants are TF Playground's default setup (circle, 250 training points, bat
 figures: times drift 20-30% between runs on a 2-vCPU machine, which is why the paths take turns
 in rounds and the rounds' own ratios are printed (their spread). Separate sessions replay
 their traced step (engine/steppers/traced.py) as a lone run does; "separate, eager" gives the
-same runs with it off, the baseline before that step existed. The batch is measured twice: replaying its
-traced step ("batched, plain"), and with its step compiled by inductor (compiled.py, as the
-server trains a group once the compile is ready: "compiled", whose compile time is printed).
+same runs with it off, the baseline before that step existed. The batch is measured twice:
+replaying its traced step ("batched, plain"), and with its step compiled by inductor
+(compiled.py, as the server trains a group once the compile is ready: "compiled", whose
+compile time is printed).
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """The traced step (torchplay/engine/steppers/traced.py) must make the very run the eager
-step makes: the same losses, bit for bit, for every loss, optimizer, activation and mid-run change it takes on."""
+step makes: the same losses, bit for bit, for every loss, optimizer, activation and mid-run
+change it takes on."""
 
 from __future__ import annotations
 
