@@ -2,7 +2,7 @@
 # (docker run --gpus all ...) runs train on it; without one they train on the CPU.
 FROM pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime
 
-# g++: inductor compiles the step of runs side by side to C++ (backend/torchplay/compiled.py);
+# g++: inductor compiles the step of runs side by side to C++ (backend/torchplay/engine/steppers/compiled.py);
 # without a compiler they keep the plain path
 RUN apt-get update && apt-get install -y --no-install-recommends g++ \
     && rm -rf /var/lib/apt/lists/*
