@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from torchplay.engine.group import RunGroup
+from torchplay.engine.group import Training
+from torchplay.engine.run import Run
 from torchplay.engine.session import TrainingSession
-from torchplay.engine.steppers.batched import BatchedRuns, predicted_classes
+from torchplay.engine.steppers.batched import BatchedStepper, check_batchable, predicted_classes
 from torchplay.spec.model import ExperimentSpec, SpecError, apply_patch, merge_patch
 
 CPU = torch.device("cpu")
@@ -24,17 +25,34 @@ def lone_run(spec: ExperimentSpec, steps: int, probe_at: int) -> TrainingSession
     return session
 
 
-def batch_run(specs: list[ExperimentSpec], steps: int, probe_at: int = -1) -> BatchedRuns:
-    """The specs side by side after `steps` steps; losses may still be unflushed."""
-    batch = BatchedRuns(specs, CPU)
+def batch_run(specs: list[ExperimentSpec], steps: int, probe_at: int = -1) -> Training:
+    """The specs side by side, as one batch, after `steps` steps; read back."""
+    batch = Training(specs, CPU)
+    assert batch.batched
     for i in range(steps):
         batch.step(probe=i == probe_at)
+    batch.read_all()
     return batch
 
 
-def assert_same_step_losses(together: TrainingSession, alone: TrainingSession) -> None:
+def stepper(training: Training) -> BatchedStepper:
+    (batch,) = training.steppers
+    assert isinstance(batch, BatchedStepper)
+    return batch
+
+
+def assert_same_step_losses(together: Run | TrainingSession, alone: TrainingSession) -> None:
     torch.testing.assert_close(together.history.steps.data["loss"],
                                alone.history.steps.data["loss"], rtol=1e-4, atol=1e-5)
+
+
+def assert_same_column(mine: list[float | None], theirs: list[float | None], column: str
+                       ) -> None:
+    """Per-layer statistics agree: None (a layer without that figure) exactly, numbers to float
+    tolerance. pytest.approx refuses lists that hold None (pytest >= 9.2)."""
+    assert [v is None for v in mine] == [v is None for v in theirs], column
+    assert [v for v in mine if v is not None] == pytest.approx(
+        [v for v in theirs if v is not None], rel=1e-3, abs=1e-6), column
 
 
 TANH_SGD = {"data": {"points": 200}, "training": {"batch_size": 10}}
@@ -73,19 +91,17 @@ def test_each_variant_equals_its_lone_run(base: dict, patches: list[dict]) -> No
     probe_at = steps - 1
     batch = batch_run(specs, steps, probe_at)
     has_dropout = any(layer.type == "dropout" for layer in specs[0].network.layers)
-    assert bool(batch._replays) != has_dropout, "recorded steps are for models without dropout"
+    assert bool(stepper(batch)._replays) != has_dropout, "recorded steps: models without dropout"
     for k, spec in enumerate(specs):
         alone = lone_run(spec, steps, probe_at)
-        together = batch.sessions[k]
+        together = batch.runs[k]
         assert_same_step_losses(together, alone)
         assert together.history.evals.data["step"] == alone.history.evals.data["step"]
         for column in ("epoch", "lr", "train_loss", "test_loss", "train_metric", "test_metric"):
             assert together.history.evals.data[column] == pytest.approx(
                 alone.history.evals.data[column], rel=1e-4, abs=1e-5), column
         for column, values in alone.last_layers.items():
-            assert together.last_layers[column] == pytest.approx(values, rel=1e-3, abs=1e-6), \
-                column
-        batch.sync()
+            assert_same_column(together.last_layers[column], values, column)
         for mine, theirs in zip(together.model.parameters(), alone.model.parameters(),
                                 strict=True):
             torch.testing.assert_close(mine, theirs, rtol=1e-4, atol=1e-5)
@@ -98,14 +114,14 @@ def test_each_variant_equals_its_lone_run(base: dict, patches: list[dict]) -> No
 ])
 def test_variants_that_cannot_share_a_batch_are_refused(patch: dict, field: str) -> None:
     with pytest.raises(SpecError) as caught:
-        BatchedRuns(variants(TANH_SGD, [{}, patch]), CPU)
+        check_batchable(variants(TANH_SGD, [{}, patch]))
     assert caught.value.field == field
 
 
 def test_layers_without_a_batched_form_are_refused() -> None:
     spec = {"network": {"layers": [{"type": "linear", "units": 4}, {"type": "batchnorm"}]}}
     with pytest.raises(SpecError) as caught:
-        BatchedRuns(variants(spec, [{}, {}]), CPU)
+        check_batchable(variants(spec, [{}, {}]))
     assert caught.value.field == "network.layers.1"
 
 
@@ -113,19 +129,26 @@ def test_side_by_side_variants_each_stop_at_their_own_epoch_limit() -> None:
     """A lesson may compare a short run with a long one (bias/variance): the short one stops
     at its limit while the long one goes on, and the group finishes with the last."""
     specs = variants(TANH_SGD, [{"training": {"epochs": 3}}, {"training": {"epochs": 5}}])
-    group = RunGroup(specs, CPU)
-    assert not group.batched  # different limits keep them out of one batch
-    group.running = True
+    group = Training(specs, CPU)
+    assert group.batched  # the short one stops in the batch: it takes no more updates
+    group.resume()
     while group.wants_work:
         group.step()
-    assert [s.epoch for s in group.sessions] == [3, 5]
+    assert [run.epoch for run in group.runs] == [3, 5]
     assert [e["event"] for e in group.take_events()] == ["finished"]
-    group.running = True  # resumed after the finish: every variant goes on, as a lone run does
-    group.request(1, "epoch")
-    group.running = False
+    group.request(1, "epoch")  # after the finish: every variant goes on, as a lone run does
     while group.wants_work:
         group.step()
-    assert [s.epoch for s in group.sessions] == [4, 6]
+    assert [run.epoch for run in group.runs] == [4, 6]
+    for k, spec in enumerate(specs):  # the short one, stopped and resumed, is its lone run
+        alone = TrainingSession(spec, CPU)
+        alone.resume()
+        while alone.wants_work:
+            alone.step()
+        alone.request(1, "epoch")
+        while alone.wants_work:
+            alone.step()
+        assert_same_step_losses(group.current(k), alone)
 
 
 def test_a_variant_that_diverges_stops_where_its_lone_run_does() -> None:
@@ -138,8 +161,7 @@ def test_a_variant_that_diverges_stops_where_its_lone_run_does() -> None:
     specs = variants(base, [{}, {"optimizer": {"lr": 3.0}}])
     steps = 3 * TrainingSession(specs[0], CPU).steps_per_epoch + 4
     batch = batch_run(specs, steps)
-    batch.flush()
-    calm, wild = batch.sessions
+    calm, wild = batch.runs
     alone = lone_run(specs[1], steps, probe_at=-1)
     assert alone.diverged and wild.diverged and not calm.diverged
     assert wild.take_events() == alone.take_events()
@@ -164,23 +186,22 @@ def test_histories_are_whole_when_read_without_a_probe() -> None:
     specs = variants(TANH_SGD, [{}, {"optimizer": {"lr": 0.1}}])
     steps = 2 * TrainingSession(specs[0], CPU).steps_per_epoch + 3  # mid-epoch, unflushed
     batch = batch_run(specs, steps)
-    batch.sync()
     for k, spec in enumerate(specs):
         alone = lone_run(spec, steps, probe_at=-1)
-        assert batch.sessions[k].step_count == steps
-        assert batch.sessions[k].history.steps.data["step"] == list(range(1, steps + 1))
-        assert_same_step_losses(batch.sessions[k], alone)
+        assert batch.runs[k].step_count == steps
+        assert batch.runs[k].history.steps.data["step"] == list(range(1, steps + 1))
+        assert_same_step_losses(batch.runs[k], alone)
 
 
 def test_a_batched_group_finishes_with_the_step_it_reached() -> None:
     specs = variants(TANH_SGD, [{"training": {"epochs": 2}}, {"training": {"epochs": 2,
                                                                            "seed": 4}}])
-    group = RunGroup(specs, CPU)
+    group = Training(specs, CPU)
     assert group.batched
-    group.running = True
+    group.resume()
     while group.wants_work:
         group.step()
-    steps = 2 * group.sessions[0].steps_per_epoch
+    steps = 2 * group.runs[0].steps_per_epoch
     assert group.take_events() == [{"event": "finished", "step": steps, "epoch": 2}]
 
 
@@ -191,7 +212,7 @@ def test_a_live_change_mid_epoch_reaches_every_variant_as_it_would_alone(change:
     specs = variants(TANH_SGD, [{}, {"training": {"seed": 5}}])
     changed = [apply_patch(s, change) for s in specs]
     before, after = 13, 30  # the change lands mid-epoch (20 steps an epoch)
-    group = RunGroup(specs, CPU)
+    group = Training(specs, CPU)
     assert group.batched
     for _ in range(before):
         group.step()
@@ -220,7 +241,8 @@ def test_a_batch_the_recorder_cannot_follow_trains_eagerly(monkeypatch: pytest.M
     specs = variants(TANH_SGD, [{}, {"optimizer": {"lr": 0.3}}])
     steps = 2 * TrainingSession(specs[0], CPU).steps_per_epoch + 3
     batch = batch_run(specs, steps)
-    batch.flush()
-    assert not batch.traceable and not batch._replays
+    assert not stepper(batch).traceable and not stepper(batch)._replays
+    assert batch.frames()[0]["path"] == "batched"
+    assert "cannot trace this" in batch.frames()[0]["path_reason"]
     for k, spec in enumerate(specs):
-        assert_same_step_losses(batch.sessions[k], lone_run(spec, steps, probe_at=-1))
+        assert_same_step_losses(batch.runs[k], lone_run(spec, steps, probe_at=-1))

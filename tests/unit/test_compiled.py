@@ -7,25 +7,33 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_batched import CPU, SINE_MOMENTUM, TANH_SGD, assert_same_step_losses, lone_run, variants
+from test_batched import (
+    CPU,
+    SINE_MOMENTUM,
+    TANH_SGD,
+    assert_same_step_losses,
+    lone_run,
+    stepper,
+    variants,
+)
 from torch.fx.experimental.proxy_tensor import make_fx
 
 from torchplay.cli import parse_args
+from torchplay.engine.group import Training
 from torchplay.engine.session import TrainingSession
 from torchplay.engine.steppers import compiled, traced
-from torchplay.engine.steppers.batched import BatchedRuns
 
 TANH_PATCHES = [{}, {"optimizer": {"lr": 0.3}}, {"training": {"seed": 7}},
                 {"regularization": {"l2": 0.01, "l1": 0.001}}, {"data": {"noise": 0.3}}]
 SINE_PATCHES = [{}, {"optimizer": {"momentum": 0.5, "nesterov": False, "dampening": 0.1}}]
 
 
-def compiled_batch(specs: list, steps_before: int) -> BatchedRuns:
+def compiled_batch(specs: list, steps_before: int) -> Training:
     """A batch past its first epoch whose step has compiled (the test waits, the server not)."""
-    batch = BatchedRuns(specs, CPU, compile=True)
+    batch = Training(specs, CPU, compile=True)
     for _ in range(steps_before):
         batch.step()
-    assert batch.wait_compiled(timeout=600), "the batched step did not compile"
+    assert stepper(batch).wait_compiled(timeout=600), "the batched step did not compile"
     return batch
 
 
@@ -42,10 +50,11 @@ def test_a_batch_that_switches_to_its_compiled_step_equals_each_lone_run(
     batch = compiled_batch(specs, switch)
     for i in range(switch, steps):
         batch.step(probe=i == steps - 1)
-    assert batch.compiled == set(batch._replays), "every step past the switch was compiled"
-    batch.sync()
+    fast = stepper(batch)
+    assert fast.compiled == set(fast._replays), "every step past the switch was compiled"
+    assert all(frame["path"] == "compiled" for frame in batch.frames())
     for k, spec in enumerate(specs):
-        alone, together = lone_run(spec, steps, steps - 1), batch.sessions[k]
+        alone, together = lone_run(spec, steps, steps - 1), batch.runs[k]
         assert_same_step_losses(together, alone)
         torch.testing.assert_close(together.history.evals.data["test_loss"],
                                    alone.history.evals.data["test_loss"], rtol=1e-4, atol=1e-5)
@@ -55,7 +64,8 @@ def test_a_batch_that_switches_to_its_compiled_step_equals_each_lone_run(
 
 def test_a_compiled_step_given_other_strides_goes_back_to_the_replay() -> None:
     specs = variants(TANH_SGD, TANH_PATCHES)
-    batch = compiled_batch(specs, TrainingSession(specs[0], CPU).steps_per_epoch + 1)
+    training = compiled_batch(specs, TrainingSession(specs[0], CPU).steps_per_epoch + 1)
+    batch = stepper(training)
     (key,) = batch.compiled
     x, target = batch._batches[batch._next_batch]
     args = (batch.ones, x.contiguous(), target, batch.l1, batch.l2)  # not the epoch's view
@@ -66,7 +76,7 @@ def test_a_compiled_step_given_other_strides_goes_back_to_the_replay() -> None:
     for a, b in zip(got, expected, strict=True):
         assert torch.equal(a, b), "the replay's own results"
     assert key not in batch.compiled
-    batch.step()  # and it trains on
+    training.step()  # and it trains on
 
 
 def test_without_a_working_compiler_the_batch_keeps_its_replay(
@@ -77,8 +87,8 @@ def test_without_a_working_compiler_the_batch_keeps_its_replay(
     specs = variants({**TANH_SGD, "training": {"batch_size": 7}},
                      [{"training": {"seed": s}} for s in range(7)])
     per_epoch = TrainingSession(specs[0], CPU).steps_per_epoch
-    batch, plain = BatchedRuns(specs, CPU, compile=True), BatchedRuns(specs, CPU)
-    assert batch.compile, "g++ was on PATH when the batch was made"
+    batch, plain = Training(specs, CPU, compile=True), Training(specs, CPU)
+    assert stepper(batch).compile, "g++ was on PATH when the batch was made"
     # then it is gone: inductor runs its compiler through PATH at each call (its own config
     # would not do: a setting made here holds on this thread only, not the compiler's)
     monkeypatch.setenv("PATH", str(tmp_path))
@@ -87,15 +97,15 @@ def test_without_a_working_compiler_the_batch_keeps_its_replay(
         batch.step()
         plain.step()
     with caplog.at_level(logging.WARNING, logger="torchplay.engine.steppers.compiled"):
-        assert not batch.wait_compiled(timeout=600)
-    assert batch.compiled == set()
+        assert not stepper(batch).wait_compiled(timeout=600)
+    assert stepper(batch).compiled == set()
     assert "batched steps stay uncompiled" in caplog.text
     for _ in range(per_epoch):
         batch.step()
         plain.step()
-    batch.sync()
-    plain.sync()
-    for mine, its in zip(batch.sessions, plain.sessions, strict=True):
+    batch.read_all()
+    plain.read_all()
+    for mine, its in zip(batch.runs, plain.runs, strict=True):
         assert mine.history.steps.data["loss"] == its.history.steps.data["loss"]
 
 
@@ -125,9 +135,10 @@ def test_a_batch_of_wide_layers_keeps_its_replay() -> None:
                                    {"type": "activation", "fn": "relu"}] * 2},
             "training": {"batch_size": 128}}
     specs = variants(wide, [{}, {"training": {"seed": 1}}])
-    batch = BatchedRuns(specs, CPU, compile=True)
+    training = Training(specs, CPU, compile=True)
     for _ in range(TrainingSession(specs[0], CPU).steps_per_epoch + 1):
-        batch.step()
+        training.step()
+    batch = stepper(training)
     assert batch._replays and not batch._compiling
     assert not batch.wait_compiled(timeout=0)
 

@@ -84,9 +84,9 @@ def test_a_wrong_backward_is_caught_in_the_layers_below_it() -> None:
 def test_checking_leaves_the_run_untouched() -> None:
     session = trained({"data": {"points": 60}, "network": {"layers": EVERY_LAYER}})
     state = {k: v.clone() for k, v in session.model.state_dict().items()}
-    dropout_state, mode = session.dropout_g.get_state(), session.model.training
+    dropout_state, mode = session.run.dropout_g.get_state(), session.model.training
     gradient_check(session)
     after = session.model.state_dict()
     assert all(torch.equal(state[k], after[k]) for k in state)  # weights and running stats
-    assert torch.equal(session.dropout_g.get_state(), dropout_state)
+    assert torch.equal(session.run.dropout_g.get_state(), dropout_state)
     assert session.model[3].p == 0.4 and session.model.training == mode

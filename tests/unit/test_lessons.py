@@ -20,6 +20,7 @@ import pytest
 import torch
 from torch import nn
 
+from torchplay.engine.group import RunView
 from torchplay.engine.session import TrainingSession
 from torchplay.lessons import batch_groups, ema, lesson_specs, load_lessons, run_variants
 from torchplay.lessons.activations import activation_curves
@@ -50,8 +51,10 @@ def specs(lesson_id: str, seed: int | None = None) -> list[ExperimentSpec]:
 
 
 def run(lesson_id: str, seed: int | None = None, steps: int | None = None,
-        probe_last: bool = False) -> list[TrainingSession]:
-    return run_variants(specs(lesson_id, seed), steps, CPU, probe_last)
+        probe_last: bool = False) -> list[RunView]:
+    """The lesson's runs side by side, as the page trains them (the step before each stop is
+    probed whatever probe_last says)."""
+    return run_variants(specs(lesson_id, seed), steps, CPU)
 
 
 def final(session: TrainingSession, column: str) -> float:

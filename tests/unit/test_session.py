@@ -116,12 +116,12 @@ def test_resuming_after_an_early_stop_waits_a_full_patience_again() -> None:
         "regularization": {"early_stopping": {"enabled": True, "patience": 3}},
         "training": {"batch_size": 30}})
     session = TrainingSession(spec, torch.device("cpu"))
-    session.running = True
+    session.resume()
     while session.running:  # overfits a noisy set: the test loss stops improving
         session.step()
     first = session.take_events()[-1]
     assert first["event"] == "early_stopped" and first["epoch"] - first["best_epoch"] >= 3
-    session.running = True
+    session.resume()  # after a stop, play goes on past it
     while session.running and session.epoch < first["epoch"] + 50:
         session.step()
     again = session.take_events()[-1]

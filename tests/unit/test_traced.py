@@ -4,6 +4,7 @@ change it takes on."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -74,7 +75,7 @@ def test_traced_run_is_the_eager_run(name: str) -> None:
     spec = ExperimentSpec.model_validate(SETUPS[name])
     steps = 4 * TrainingSession(spec, CPU).steps_per_epoch + 3
     eager, traced = train(spec, False, steps), train(spec, True, steps)
-    assert traced._traced is not None, "the traced step was never used"
+    assert traced.frame()["path"] == "traced", "the traced step was never used"
     assert history(traced) == history(eager)
     for a, b in zip(traced.model.parameters(), eager.model.parameters(), strict=True):
         assert torch.equal(a, b)
@@ -92,7 +93,7 @@ def test_mid_run_changes_reach_the_traced_step() -> None:
                3 * per_epoch: {"optimizer": {"kind": "adam", "lr": 0.01}}}
     steps = 5 * per_epoch
     eager, traced = train(spec, False, steps, patches), train(spec, True, steps, patches)
-    assert traced._traced is not None
+    assert traced.frame()["path"] == "traced"
     assert history(traced) == history(eager)
     no_penalty = history(train(spec, True, steps, {k: v for k, v in patches.items()
                                                    if "regularization" not in v}))
@@ -104,22 +105,30 @@ def test_random_or_stateful_layers_train_eagerly(layer: dict[str, Any]) -> None:
     spec = ExperimentSpec.model_validate(merge_patch(SETUPS["tf-default"], {"network": {
         "layers": [{"type": "linear", "units": 4}, layer, {"type": "activation", "fn": "tanh"}]}}))
     session = train(spec, True, 3 * TrainingSession(spec, CPU).steps_per_epoch)
-    assert session._traced is None and not session.use_traced
+    assert not session.use_traced and session.frame()["path"] == "eager"
     assert history(session) == history(train(spec, False, session.step_count))
 
 
-def test_a_step_the_recorder_cannot_follow_trains_eagerly(monkeypatch: pytest.MonkeyPatch
-                                                          ) -> None:
-    """Recording may fail on some future operation: the run goes on, eagerly, unchanged."""
+def test_a_step_the_recorder_cannot_follow_trains_eagerly(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """Recording may fail on some future operation: the run goes on, eagerly, unchanged, and
+    says so once in the log (with the spec's shape and the exception) and in every frame."""
     def refuse(*_: Any, **__: Any) -> Any:
         raise RuntimeError("cannot trace this")
 
     monkeypatch.setattr("torchplay.engine.steppers.traced.make_fx", refuse)
     spec = ExperimentSpec.model_validate(SETUPS["tf-default"])
     steps = 3 * TrainingSession(spec, CPU).steps_per_epoch
-    session = train(spec, True, steps)
+    with caplog.at_level(logging.WARNING, logger="torchplay.engine.steppers"):
+        session = train(spec, True, steps)
     assert not session.use_traced and session.step_count == steps
     assert history(session) == history(train(spec, False, steps))
+    said = [r.getMessage() for r in caplog.records if "falls back" in r.getMessage()]
+    assert len(said) == 1, said
+    assert "RuntimeError: cannot trace this" in said[0] and "layers [linear 4" in said[0]
+    frame = session.frame()
+    assert frame["path"] == "eager"
+    assert "RuntimeError: cannot trace this" in frame["path_reason"]
 
 
 def test_a_replay_drops_products_with_ones_and_no_other_product() -> None:

@@ -336,7 +336,7 @@ async def save_live_run(runner: Runner, store: Store | None, handle: SessionHand
         return error("save_failed", "this server keeps no store")
     try:
         recording, weights = await asyncio.wait_for(
-            asyncio.wrap_future(runner.call(handle, lambda session: session.recording())),
+            asyncio.wrap_future(runner.call(handle, lambda training: training.recording(0))),
             SAVE_TIMEOUT)
         new = NewExperiment(spec=recording["spec"], spec_version=SPEC_VERSION, name=name,
                             note=note, run=recording["run"], weights=weights)

@@ -31,10 +31,9 @@ from torchplay.api.messages import (
     error,
     validation_error,
 )
-from torchplay.engine.group import RunGroup
 from torchplay.engine.history import Cursor
 from torchplay.engine.session import resolve_device
-from torchplay.lessons.gradcheck import check_now
+from torchplay.lessons.gradcheck import CheckRefused, check_now
 from torchplay.serve.runner import Mailbox, Runner, RunnerFull, SessionHandle
 from torchplay.spec.model import ExperimentSpec, SpecError, apply_patch, patched
 from torchplay.store.experiments import Store
@@ -195,18 +194,17 @@ class Connection:
               ) -> tuple[SessionHandle, dict[str, Any]]:
         handle = self.runner.open(message.spec, message.fps, self.notify, message.run,
                                   variants)
-        sessions = handle.session.sessions if isinstance(handle.session, RunGroup) else \
-            [handle.session]
+        training = handle.session
         ready = {"type": "ready", "session": handle.id, "spec": message.spec.model_dump(),
-                 "summary": sessions[0].summary(), "data": sessions[0].dataset()}
+                 "summary": training.summary(0), "data": training.dataset(0)}
         if variants is not None:
             ready["variants"] = [
-                {"label": v.label, "spec": spec.model_dump(), "summary": session.summary(),
+                {"label": v.label, "spec": spec.model_dump(), "summary": training.summary(k),
                  # points differ only when a variant changes the data: send them only then
-                 "data": session.dataset() if spec.data != message.spec.data else None}
-                for v, spec, session in zip(message.variants or [], variants, sessions,
-                                            strict=True)]
-            ready["batched"] = handle.session.batched  # type: ignore[union-attr]
+                 "data": training.dataset(k) if spec.data != message.spec.data else None}
+                for k, (v, spec) in enumerate(zip(message.variants or [], variants,
+                                                  strict=True))]
+            ready["batched"] = training.batched
         return handle, ready
 
     async def check_gradients(self, handle: SessionHandle,
@@ -218,14 +216,14 @@ class Connection:
                          f"numbered from 0", "variant")
         variant, points = message.variant, message.points
 
-        def check(session: Any) -> dict[str, Any]:
-            lone = session.current(variant) if isinstance(session, RunGroup) else session
-            return check_now(lone, points)
+        def check(training: Any) -> dict[str, Any]:
+            return check_now(training, variant, points)
 
         try:
             report = await asyncio.wrap_future(self.runner.call(handle, check))
-        except ValueError as exc:
-            return error("too_large", str(exc), "type")
+        except CheckRefused as exc:
+            code = "too_large" if exc.field == "type" else "invalid_message"
+            return error(code, str(exc), exc.field)
         return {"type": "gradient_check", "variant": variant, **report}
 
     def update(self, message: Update) -> None:
@@ -247,4 +245,4 @@ class Connection:
         handle.spec = new[0]
         if handle.variant_specs is not None:
             handle.variant_specs = new
-        self.runner.command(handle, "update", new if handle.is_group else new[0])
+        self.runner.command(handle, "update", new)

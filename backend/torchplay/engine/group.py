@@ -1,151 +1,353 @@
-"""Variants of one experiment trained side by side, as one run with one set of controls.
+"""Training: one or more runs side by side, as one run with one set of controls.
 
-When the variants can share a computation (same layer stack, batch size and optimizer kind,
-see batched.check_batchable) they train as one BatchedRuns; otherwise (BatchNorm or not, batch
-1 vs 32, different widths) each lone session takes a step in turn. Either way every variant is
-a TrainingSession with its own history and frames, so a comparison shows each variant exactly
-as it would train alone.
+The one interface the runner and the web layer drive. Its runs (engine/run.py) own their
+bookkeeping; its steppers (engine/steppers/) compute their steps: runs that can share a
+computation (same layer stack, batch size and optimizer kind: batched.check_batchable) are
+stepped as one batch, the others alone (eager, or the traced replay). A lone run is a Training
+of one. Here: play/pause, steps and epochs asked for, reading the step losses back lazily
+(each step's losses stay on the device until a frame, an epoch end or a check reads them, so
+a GPU is not stalled once a step), which steps are probed, and the events.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 
+from torchplay.engine import views
 from torchplay.engine.history import History
-from torchplay.engine.session import TrainingSession
-from torchplay.engine.steppers.batched import BatchedRuns, check_batchable
+from torchplay.engine.run import Run
+from torchplay.engine.steppers.base import Stepper
+from torchplay.engine.steppers.batched import BatchedStepper, check_batchable
+from torchplay.engine.steppers.lone import LoneStepper
 from torchplay.spec.model import ExperimentSpec, SpecError
 
 MAX_VARIANTS = 16
+# Step losses reach the histories when read (a frame, an epoch end) or after this many steps;
+# whether they are finite (a divergence) is checked every CHECK_EVERY steps and at epoch ends.
+FLUSH_AT = 1000
+CHECK_EVERY = 64
 
 
-class RunGroup:
-    """K variants advanced together; the runner drives it as it drives one session."""
+class Training:
+    """K runs advanced together; K = 1 is a lone run."""
 
-    def __init__(self, specs: list[ExperimentSpec], device: torch.device,
-                 compile: bool = False) -> None:
-        self.specs = specs
+    def __init__(self, specs: Sequence[ExperimentSpec], device: torch.device,
+                 compile: bool = False, traced: bool = True) -> None:
+        """compile: batches switch to an inductor-compiled step when it is ready (CPU);
+        traced=False keeps lone runs' steps eager (the reference path of the tests)."""
+        self.specs = list(specs)
         self.device = device
-        self.compile = compile  # the batch's step, in the background (compiled.py)
-        self.reset()
+        self.compile = compile
+        self.traced = traced
+        self.runs = [Run(spec, device) for spec in self.specs]
+        self._start()
+
+    # --- controls -------------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Every variant back to step 0 with fresh weights from its seed."""
-        try:
-            check_batchable(self.specs)
-            self.batch: BatchedRuns | None = BatchedRuns(self.specs, self.device, self.compile)
-            self.sessions = self.batch.sessions
-        except SpecError:
-            self.batch = None
-            self.sessions = [TrainingSession(spec, self.device) for spec in self.specs]
+        """Every run back to step 0 with fresh weights from its seed; the specs are kept."""
+        for run in self.runs:
+            run.reset()
+        self._start()
+
+    def _start(self) -> None:
+        for run in self.runs:
+            run.record_eval(run.eval_row())  # step 0's evaluation
+        self.steppers = self._make_steppers()
         self.running = False
         self.pending_steps = 0
         self.epoch_target: int | None = None
-        self.events: list[dict[str, Any]] = []
+        # per stepper: the (k,) losses of the steps not yet read back, how many of them are
+        # known finite, and which runs were active while they were taken (a run stops or
+        # resumes only after its losses so far have been read)
+        self._unread: dict[int, list[torch.Tensor]] = {id(s): [] for s in self.steppers}
+        self._unchecked: dict[int, int] = {id(s): 0 for s in self.steppers}
+        self._window: dict[int, list[bool]] = {}
+        self._finished_reported = False
+        self._rate_marks = [(time.perf_counter(), 0) for _ in self.runs]
 
-    def current(self, variant: int) -> TrainingSession:
-        """Variant k's session with its weights as they stand (batched ones live stacked)."""
-        if self.batch is not None:
-            self.batch.sync()
-        return self.sessions[variant]
+    def _make_steppers(self) -> list[Stepper]:
+        """Runs grouped into batches that can share a computation; a group of one steps
+        alone."""
+        groups = [[self.runs[i] for i in group] for group in batchable_groups(self.specs)]
+        return [BatchedStepper(group, self.compile) if len(group) > 1 else
+                LoneStepper(group[0], self.traced) for group in groups]
 
-    @property
-    def batched(self) -> bool:
-        return self.batch is not None
+    def resume(self) -> None:
+        """Play. Where every run has stopped (finished or stopped early), each that has not
+        diverged goes on, past its limit or patience, as a lone run does."""
+        if not any(run.active for run in self.runs):
+            self.read_all()
+            for run in self.runs:
+                run.halted = False
+            self._finished_reported = False
+            self._activity_changed()
+        self.running = True
 
-    @property
-    def histories(self) -> list[History]:
-        return [s.history for s in self.sessions]
-
-    @property
-    def diverged(self) -> bool:
-        return all(s.diverged for s in self.sessions)
-
-    @property
-    def epoch(self) -> int:
-        """The epoch of the variant furthest behind among those that train now."""
-        return min(s.epoch for s in self._training())
-
-    def _training(self) -> list[TrainingSession]:
-        """The variants a step advances: those short of their own epoch limit, so that each
-        stops at its own; once all have reached theirs (a person resumed after the finish),
-        every variant that has not diverged, as a lone session goes on past its limit."""
-        alive = [s for s in self.sessions if not s.diverged] or self.sessions
-        return [s for s in alive if not _at_limit(s)] or alive
-
-    @property
-    def last_layers(self) -> object:
-        return self.sessions[0].last_layers
-
-    @property
-    def wants_work(self) -> bool:
-        if self.diverged:
-            return False
-        return self.running or self.pending_steps > 0 or (
-            self.epoch_target is not None and self.epoch < self.epoch_target)
+    def pause(self) -> None:
+        self.running = False
 
     def request(self, n: int, unit: str = "step") -> None:
+        """Ask for n more steps, or for training up to n more epoch boundaries."""
+        if not any(run.active for run in self.runs):
+            self.resume()
+            self.running = False
         if unit == "epoch":
             self.epoch_target = self.epoch + n
         else:
             self.pending_steps += n
 
-    def update(self, specs: list[ExperimentSpec]) -> None:
-        """New live settings for every variant (spec.apply_patch has checked each)."""
-        kinds_changed = specs[0].optimizer.kind != self.specs[0].optimizer.kind
-        self.specs = specs
-        for session, spec in zip(self.sessions, specs, strict=True):
-            session.update(spec)
-        if self.batch is not None:
-            try:
-                check_batchable(specs)
-            except SpecError:  # e.g. an optimizer batched runs lack: go on one by one
-                self.batch.sync()
-                self.batch = None
-                return
-            self.batch.refresh(new_optimizer=kinds_changed)
+    def update(self, specs: Sequence[ExperimentSpec]) -> None:
+        """New live settings for every run (spec.apply_patch has checked each)."""
+        self.specs = list(specs)
+        changes = [run.update(spec) for run, spec in zip(self.runs, specs, strict=True)]
+        new_optimizer = any(c.optimizer_kind for c in changes)
+        objective = any(c.objective for c in changes)
+        for stepper in list(self.steppers):
+            if isinstance(stepper, BatchedStepper):
+                try:
+                    check_batchable([run.spec for run in stepper.runs])
+                except SpecError:  # e.g. an optimizer kind batches lack: each run alone
+                    self._unbatch(stepper)
+                    continue
+            stepper.refresh(new_optimizer, objective)
+
+    def _unbatch(self, stepper: Stepper) -> None:
+        self._read(stepper)
+        stepper.sync()
+        at = self.steppers.index(stepper)
+        lone = [LoneStepper(run, self.traced) for run in stepper.runs]
+        self.steppers[at:at + 1] = lone
+        for new in lone:
+            self._unread[id(new)], self._unchecked[id(new)] = [], 0
+
+    # --- state ----------------------------------------------------------------------------
+
+    @property
+    def diverged(self) -> bool:
+        return all(run.diverged for run in self.runs)
+
+    @property
+    def epoch(self) -> int:
+        """The epoch of the run furthest behind among those that train now."""
+        active = [run for run in self.runs if run.active] or self.runs
+        return min(run.epoch for run in active)
+
+    @property
+    def wants_work(self) -> bool:
+        if not any(run.active for run in self.runs):
+            return False
+        return self.running or self.pending_steps > 0 or (
+            self.epoch_target is not None and self.epoch < self.epoch_target)
+
+    @property
+    def histories(self) -> list[History]:
+        return [run.history for run in self.runs]
+
+    @property
+    def batched(self) -> bool:
+        return any(isinstance(s, BatchedStepper) for s in self.steppers)
+
+    # --- training -------------------------------------------------------------------------
 
     def step(self, probe: bool = False) -> None:
-        """One step of every variant still training."""
-        epoch = self.epoch
-        short = any(not _at_limit(s) for s in self._training())
-        if self.batch is not None:  # batched variants share one epoch limit (check_batchable)
-            self.batch.step(probe)
-        else:
-            for session in self._training():
-                session.step(probe)
+        """One step of every active run. The step is also probed where it may be the last
+        before a stop (the last step asked for, an epoch end that can stop a run or reach the
+        epoch asked for), so that the frame shown there describes it."""
+        probe = probe or self._last_before_stop()
+        for stepper in self.steppers:
+            runs = [run for run in stepper.runs if run.active]
+            if not runs:
+                continue
+            points = stepper.points()
+            result = stepper.step(probe)
+            for run in runs:
+                run.advance(points)
+            if result.layers is not None:
+                for run, columns in zip(stepper.runs, result.layers, strict=True):
+                    if run.active:
+                        run.set_layers(columns)
+            key = id(stepper)
+            if not self._unread[key]:
+                self._window[key] = [run.active for run in stepper.runs]
+            self._unread[key].append(result.losses)
+            if runs[0].position >= runs[0].epoch_length:
+                self._end_epoch(stepper)
+            elif len(self._unread[key]) - self._unchecked[key] >= CHECK_EVERY:
+                self._check(stepper)
+            elif len(self._unread[key]) >= FLUSH_AT:
+                self._read(stepper)
         self.pending_steps = max(0, self.pending_steps - 1)
-        finished = short and all(_at_limit(s) for s in self._training())
-        if finished or self.epoch > epoch:
-            self._epoch_ended(finished)
-
-    def _epoch_ended(self, finished: bool) -> None:
         if self.epoch_target is not None and self.epoch >= self.epoch_target:
             self.epoch_target = None
-        if finished:  # the last variant short of its epoch limit has reached it
-            if self.batch is not None:
-                self.batch.flush()  # the step counts below
+        self._collect_halts()
+
+    def _last_before_stop(self) -> bool:
+        if any(run.last_layers is None for run in self.runs if run.active):
+            return True
+        if self.pending_steps == 1 and not self.running:
+            return True
+        for stepper in self.steppers:
+            runs = [run for run in stepper.runs if run.active]
+            if runs and runs[0].ends_epoch_next(stepper.points()) and (
+                    any(run.may_halt_at_epoch_end() for run in runs) or
+                    self.epoch_target is not None and runs[0].epoch + 1 >= self.epoch_target):
+                return True
+        return False
+
+    def _end_epoch(self, stepper: Stepper) -> None:
+        self._check(stepper)  # a run that diverged this epoch stops at that step
+        rows = stepper.evaluate()
+        active = [run.active for run in stepper.runs]
+        for run, row in zip(stepper.runs, rows, strict=True):
+            if run.active and run.position >= run.epoch_length:
+                run.end_epoch(row)
+        stepper.new_epoch()
+        if [run.active for run in stepper.runs] != active:  # a run finished or stopped
+            self._read(stepper)
+            self._activity_changed()
+
+    def _check(self, stepper: Stepper) -> None:
+        """Read the losses back if one of them is not finite (a divergence): one tensor
+        comparison and one boolean read for up to CHECK_EVERY steps."""
+        key = id(stepper)
+        fresh = self._unread[key][self._unchecked[key]:]
+        if fresh and not bool(torch.stack(fresh).isfinite().all()):
+            self._read(stepper)
+        self._unchecked[key] = len(self._unread[key])
+
+    def _read(self, stepper: Stepper) -> None:
+        """Bring the runs' step histories up to date with the losses not yet read."""
+        key = id(stepper)
+        rows, self._unread[key], self._unchecked[key] = self._unread[key], [], 0
+        if not rows:
+            return
+        columns = torch.stack(rows).T.tolist()  # (runs, steps): one read-back for all
+        window = self._window.get(key, [True] * len(stepper.runs))
+        diverged = False
+        for run, losses, took in zip(stepper.runs, columns, window, strict=True):
+            if took and not run.diverged:
+                diverged |= not run.record_losses(losses)
+        if diverged:
+            self._activity_changed()
+
+    def _activity_changed(self) -> None:
+        for stepper in self.steppers:
+            stepper.set_active()
+
+    def _collect_halts(self) -> None:
+        """Stop where no run is active any more; the group finishes once, when its last
+        run reaches its epoch limit."""
+        if any(run.active for run in self.runs):
+            return
+        if self.running or self.pending_steps or self.epoch_target is not None:
             self.running = False
             self.pending_steps = 0
-            self.events.append({"event": "finished", "step": max(
-                s.step_count for s in self.sessions), "epoch": self.epoch})
+            self.epoch_target = None
 
-    def frames(self) -> list[dict[str, Any]]:
-        """One frame per variant, each marked with its index."""
-        if self.batch is not None:
-            self.batch.sync()
-        return [{**session.frame(), "variant": k} for k, session in enumerate(self.sessions)]
+    def read_all(self) -> None:
+        """Every run's counters, history and weights up to date (before a frame or a save)."""
+        for stepper in self.steppers:
+            self._read(stepper)
+            stepper.sync()
 
     def take_events(self) -> list[dict[str, Any]]:
-        events, self.events = self.events, []
-        for k, session in enumerate(self.sessions):
-            events += [{**event, "variant": k} for event in session.take_events()
-                       if event["event"] == "diverged"]  # the group finishes as one
+        """The runs' events since the last call, each marked with its run's index when
+        there are several; one `finished` for the group when its last run finishes."""
+        events = []
+        for k, run in enumerate(self.runs):
+            for event in run.take_events():
+                if event["event"] == "finished" and len(self.runs) > 1:
+                    continue
+                events.append(event if len(self.runs) == 1 else {**event, "variant": k})
+        if len(self.runs) > 1 and self._group_finished():
+            events.append({"event": "finished", "step": max(r.step_count for r in self.runs),
+                           "epoch": self.epoch})
         return events
 
+    def _group_finished(self) -> bool:
+        done = not any(run.active for run in self.runs) and any(
+            run.halted and run.at_limit for run in self.runs)
+        reported, self._finished_reported = self._finished_reported, done
+        return done and not reported
 
-def _at_limit(session: TrainingSession) -> bool:
-    limit = session.spec.training.epochs
-    return limit is not None and session.epoch >= limit
+    # --- views ----------------------------------------------------------------------------
+
+    def path(self, k: int) -> tuple[str, str | None]:
+        run = self.runs[k]
+        stepper = next(s for s in self.steppers if run in s.runs)
+        return stepper.path(run)
+
+    def frames(self) -> list[dict[str, Any]]:
+        """One frame per run (with its index when there are several)."""
+        self.read_all()
+        frames = []
+        now = time.perf_counter()
+        for k, run in enumerate(self.runs):
+            mark_time, mark_step = self._rate_marks[k]
+            rate = (run.step_count - mark_step) / (now - mark_time) if now > mark_time else 0.0
+            self._rate_marks[k] = (now, run.step_count)
+            path, reason = self.path(k)
+            frame = views.frame(run, path, reason, rate)
+            frame["running"] = self.running and run.active
+            if len(self.runs) > 1:
+                frame["variant"] = k
+            frames.append(frame)
+        return frames
+
+    def current(self, k: int) -> Run:
+        """Run k with its counters, history and weights as they stand."""
+        self.read_all()
+        return self.runs[k]
+
+    def gradients(self, k: int, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
+        """Run k's float32 gradient on (x, y) as its own path computes it (no update)."""
+        self.read_all()
+        run = self.runs[k]
+        stepper = next(s for s in self.steppers if run in s.runs)
+        return stepper.gradients(run, x, y)
+
+    def summary(self, k: int = 0) -> dict[str, Any]:
+        return views.summary(self.runs[k])
+
+    def dataset(self, k: int = 0) -> dict[str, Any]:
+        return views.dataset(self.runs[k])
+
+    def recording(self, k: int = 0) -> tuple[dict[str, Any], bytes]:
+        """Run k as it stands, to save (views.recording)."""
+        frame = self.frames()[k]
+        return views.recording(self.runs[k], frame)
+
+
+def batchable_groups(specs: Sequence[ExperimentSpec]) -> list[list[int]]:
+    """Indices of specs grouped greedily, in order, so that each group can be stepped as one
+    batch (a group of one steps alone)."""
+    groups: list[list[int]] = []
+    for i, spec in enumerate(specs):
+        for group in groups:
+            try:
+                check_batchable([specs[j] for j in group] + [spec])
+            except SpecError:
+                continue
+            group.append(i)
+            break
+        else:
+            groups.append([i])
+    return groups
+
+
+class RunView:
+    """Run k of a Training, read as a lone run is read: its run's fields, and its frame."""
+
+    def __init__(self, training: Training, k: int) -> None:
+        self._training, self._k = training, k
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._training.current(self._k), name)
+
+    def frame(self) -> dict[str, Any]:
+        return self._training.frames()[self._k]

@@ -21,8 +21,8 @@ from typing import Any
 
 import torch
 
-from torchplay.engine.group import RunGroup
-from torchplay.engine.session import TrainingSession, resolve_device
+from torchplay.engine.group import Training
+from torchplay.engine.run import resolve_device
 from torchplay.spec.model import ExperimentSpec
 
 
@@ -67,7 +67,7 @@ class SessionHandle:
     """A live session as the runner and the web layer see it."""
 
     id: int
-    session: TrainingSession | RunGroup
+    session: Training  # one run, or variants side by side
     spec: ExperimentSpec  # the latest spec accepted for this session (variant 0's in a group)
     mailbox: Mailbox
     fps: float
@@ -125,9 +125,7 @@ class Runner:
         try:
             wanted = spec.training.device
             device = resolve_device(self.device if wanted == "auto" else wanted)
-            session: TrainingSession | RunGroup = (
-                RunGroup(variants, device, self.compile) if variants
-                else TrainingSession(spec, device))
+            session = Training(variants or [spec], device, self.compile)
         except BaseException:
             with self._cond:
                 del self._handles[handle_id]
@@ -146,7 +144,7 @@ class Runner:
             handle.commands.append(command)
             self._schedule(handle)
 
-    def call(self, handle: SessionHandle, fn: Callable[[TrainingSession], Any]) -> Future[Any]:
+    def call(self, handle: SessionHandle, fn: Callable[[Training], Any]) -> Future[Any]:
         """Run fn(session) on the worker that owns the session, between two steps (so it sees
         the session still); the Future holds its result or its exception."""
         future: Future[Any] = Future()
@@ -207,15 +205,16 @@ class Runner:
         while session.wants_work and not handle.closed:
             now = time.perf_counter()
             due = now - handle.last_frame >= 1.0 / handle.fps and not handle.mailbox.frame_waiting
-            last = not session.running and session.pending_steps == 1
-            session.step(probe=due or last or session.last_layers is None)
+            # a command waiting (a pause, say) may make this the last step before the frame
+            # that shows it: probe it, so that frame's statistics describe its step
+            session.step(probe=due or bool(handle.commands))
             if due:
                 self._emit(handle)
                 # Pace from when the frame fell due, not when it was done, so the client gets
                 # the rate it asked for; after a stall (or idling) start afresh: no burst.
                 interval = 1.0 / handle.fps
                 handle.last_frame = max(handle.last_frame + interval, now - 0.5 * interval)
-            if now >= deadline:
+            if now >= deadline or handle.commands:
                 break
         if not session.wants_work:
             handle.force_frame = True  # show where a run paused, finished or diverged
@@ -229,16 +228,16 @@ class Runner:
         session = handle.session
         match command:
             case ("pause",):
-                session.running = False
+                session.pause()
             case ("resume",):
-                session.running = True
+                session.resume()
             case ("step", n, unit):
                 session.running = False
                 session.request(n, unit)
             case ("reset",):
                 session.reset()
-            case ("update", spec):
-                session.update(spec)
+            case ("update", specs):
+                session.update(specs)
             case ("rate", fps):
                 handle.fps = fps
             case ("call", fn, future):

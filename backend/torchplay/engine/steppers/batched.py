@@ -1,18 +1,20 @@
-"""Many variants of one architecture trained as one computation: comparisons and sweeps.
+"""BatchedStepper: many runs of one architecture stepped as one computation (comparisons,
+sweeps).
 
-K variants share the layer stack, the number of training points and the batch size; they may
-differ in seeds, data noise, initializers, optimizer settings (SGD or Adam/AdamW), schedule and
-L1/L2. Weights are stacked (K, out, in) and each Linear runs as one baddbmm for all variants;
-the loss is the sum of the variants' own mean losses, so each variant's gradient is exactly its
-own, and the optimizers are elementwise. Each variant starts from a lone TrainingSession (its
-data, weights and generators) and keeps that session's counters and history up to date, so
-variant k makes the run its session would make alone, to float rounding, and every frame of it
-is that session's frame.
+K runs share the layer stack, the number of training points and the batch size; they may
+differ in seeds, data noise, initializers, optimizer settings (SGD with momentum and Nesterov,
+Adam/AdamW with AMSGrad), schedule, L1/L2, epoch limits and early stopping. Weights are stacked
+(K, out, in) and each Linear runs as one baddbmm for all runs; the loss is the sum of the runs'
+own mean losses, so each run's gradient is exactly its own, and the optimizers are elementwise
+(stacked_optim.py). Each run (engine/run.py) keeps its own data, generators, counters and
+history; this stepper only computes. A run that stops (its limit, early stopping, divergence)
+stays in the stack but takes no update and draws no dropout mask, so it resumes where its lone
+run would. Each run makes the run it would make alone, to float rounding (the contract:
+docs/protocol.md).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from concurrent.futures import Future, wait
 
@@ -22,14 +24,13 @@ from torch.nn import functional as F
 
 from torchplay.engine import fasttanh
 from torchplay.engine.build import SeededDropout
-from torchplay.engine.session import TrainingSession, _finite
+from torchplay.engine.run import EvalRow, Run
 from torchplay.engine.steppers import compiled, traced
-from torchplay.spec.model import AdamSpec, ExperimentSpec, SGDSpec, SpecError
+from torchplay.engine.steppers.base import Columns, FallbackLog, StepResult
+from torchplay.engine.steppers.stacked_optim import StackedOptimizer
+from torchplay.spec.model import ExperimentSpec, SpecError
 
 BATCHABLE_LAYERS = ("linear", "activation", "dropout")
-# Steps' losses reach the histories when read (a frame), at a divergence, or after this many
-# steps: flushing costs ~5 us a variant however many steps it carries.
-FLUSH_AT = 1000
 StepKey = tuple[int, bool, bool]  # a recorded step's batch size, and whether L1, L2 are on
 
 
@@ -46,8 +47,7 @@ def check_batchable(specs: Sequence[ExperimentSpec]) -> None:
         if layer.type not in BATCHABLE_LAYERS or getattr(layer, "fn", None) == "prelu":
             raise SpecError(f"network.layers.{i}", "runs side by side support linear, dropout "
                             "and activation layers other than prelu")
-    if first.optimizer.kind not in ("sgd", "adam", "adamw") or \
-            isinstance(first.optimizer, AdamSpec) and first.optimizer.amsgrad:
+    if first.optimizer.kind not in ("sgd", "adam", "adamw"):
         raise SpecError("optimizer.kind", "runs side by side support sgd, adam and adamw")
     for spec in specs[1:]:
         for field, same in (
@@ -55,7 +55,6 @@ def check_batchable(specs: Sequence[ExperimentSpec]) -> None:
                 ("loss", spec.loss == first.loss),
                 ("optimizer.kind", spec.optimizer.kind == first.optimizer.kind),
                 ("training.batch_size", spec.training.batch_size == first.training.batch_size),
-                ("training.epochs", spec.training.epochs == first.training.epochs),
                 ("data.points", (spec.data.points, spec.data.train_fraction) ==
                  (first.data.points, first.data.train_fraction)),
                 ("data.kind", spec.data.kind == first.data.kind and
@@ -65,27 +64,25 @@ def check_batchable(specs: Sequence[ExperimentSpec]) -> None:
                 raise SpecError(field, f"runs side by side must share {field}")
 
 
-class BatchedRuns:
-    """K TrainingSessions advanced together by one stacked computation per step."""
+class BatchedStepper:
+    """K runs advanced together by one stacked computation per step."""
 
-    def __init__(self, specs: Sequence[ExperimentSpec], device: torch.device,
-                 compile: bool = False) -> None:
+    def __init__(self, runs: Sequence[Run], compile: bool = False) -> None:
         """compile: from the second epoch, build the step with inductor in the background and
         switch to it when ready (compiled.py; CPU only). Worth it for a run of minutes, not
         for a few epochs."""
-        check_batchable(specs)
-        self.sessions = [TrainingSession(spec, device) for spec in specs]
-        first = self.sessions[0]
-        self.spec = specs[0]
+        check_batchable([run.spec for run in runs])
+        self.runs = list(runs)
+        first = self.runs[0]
+        device = first.device
+        self.spec = first.spec
         # Points last, (K, F, N): a stacked Linear is then W (K, out, in) @ h (K, in, N), which
         # CPU bmm runs ~9x faster than h @ W^T when `in` is tiny and N is a whole data set.
-        self.x_train = torch.stack([s.x_train.T for s in self.sessions])  # (K, F, N)
-        self.y_train = torch.stack([s.y_train for s in self.sessions])  # (K, N)
+        self.x_train = torch.stack([r.x_train.T for r in self.runs])  # (K, F, N)
+        self.y_train = torch.stack([r.y_train for r in self.runs])  # (K, N)
         # training and test sets evaluated as one: one forward pass an epoch, not two
-        self.x_eval = torch.cat([self.x_train, torch.stack([s.x_test.T for s in self.sessions])],
-                                2)
-        self.y_eval = torch.cat([self.y_train, torch.stack([s.y_test for s in self.sessions])],
-                                1)
+        self.x_eval = torch.cat([self.x_train, torch.stack([r.x_test.T for r in self.runs])], 2)
+        self.y_eval = torch.cat([self.y_train, torch.stack([r.y_test for r in self.runs])], 1)
         self.y_eval_is_one = self.y_eval == 1  # for two classes' accuracy (_correct)
         if self.spec.loss.kind == "cross_entropy":
             self.one_hot_train = F.one_hot(self.y_train, self.spec.output_dim).transpose(
@@ -97,35 +94,58 @@ class BatchedRuns:
         self.weights = [self._stack(i, "weight") for i in self.linear_at]  # (K, out, in)
         self.biases = [self._stack(i, "bias") for i in self.linear_at]  # (K, out) or None
         self.params = [p for p in self.weights + self.biases if p is not None]
-        self.state: list[dict[str, torch.Tensor]] = [{} for _ in self.params]
-        self.optimizer_steps = 0  # since the optimizer (its kind) was made: Adam's t
-        self.position = 0  # within the epoch, the same for every variant
+        self.optimizer = StackedOptimizer(self.params, self.runs)
+        self.position = 0  # within the epoch, the same for every run
         self.traceable = not any(isinstance(m, SeededDropout) for m in self.modules)
+        self.reason: str | None = None if self.traceable else \
+            "Dropout steps the batch eagerly (random masks)"
+        self._fallback = FallbackLog()
         self._leaves = [p.detach() for p in self.params]  # replays must not record autograd
-        self.ones = torch.ones(len(specs), device=self.x_train.device)  # seeds K backwards
+        self.ones = torch.ones(len(self.runs), device=device)  # seeds K backwards
         self._replays: dict[StepKey, traced.Replay] = {}
         self.compile = compile and device.type == "cpu" and compiled.available()
         self._compiling: dict[StepKey, Future[traced.Replay | None]] = {}
         self.compiled: set[StepKey] = set()  # keys whose step is compiled now
-        self._unflushed: list[torch.Tensor] = []  # each step's (K,) losses, not yet flushed
-        self._checked = 0  # how many of them are known finite (checked at an epoch's end)
-        self._hyper()
+        self._replayed = False  # whether the latest step replayed (or ran compiled)
+        self._penalties()
         self._shuffle()
 
-    def refresh(self, new_optimizer: bool = False) -> None:
-        """Read the sessions' settings again, after a live change; new_optimizer (another
-        kind) starts its state afresh, as a lone session makes a new optimizer."""
-        self.spec = self.sessions[0].spec
+    def path(self, run: Run) -> tuple[str, str | None]:
+        if self._replayed and self.compiled:
+            return "compiled", None
+        if self._replayed:
+            return "batched", "its compiled step is being built" if self._compiling else None
+        if self.reason:
+            return "batched", self.reason
+        return "batched", "the first epoch steps the batch eagerly; its step is recorded " \
+            "for the second" if run.epoch == 0 else None
+
+    def points(self) -> int:
+        return self._batches[self._next_batch][0].shape[2]
+
+    def refresh(self, new_optimizer: bool, objective: bool) -> None:
+        """Read the runs' settings again, after a live change; new_optimizer (another kind)
+        starts its state afresh, as a lone run makes a new optimizer."""
+        self.spec = self.runs[0].spec
         if new_optimizer:
-            self.state = [{} for _ in self.params]
-            self.optimizer_steps = 0
-        self._hyper()
+            self.optimizer.reset_state()
+        self.optimizer.read_settings()
+        self._penalties()
         self._batches_from_here()
 
+    def set_active(self) -> None:
+        self.optimizer.read_settings()
+
+    def _penalties(self) -> None:
+        specs = [run.spec for run in self.runs]
+        self.l1 = self.optimizer._column([s.regularization.l1 for s in specs])
+        self.l2 = self.optimizer._column([s.regularization.l2 for s in specs])
+        self.use_l1, self.use_l2 = bool(self.l1.any()), bool(self.l2.any())
+
     def _shuffle(self) -> None:
-        """Each variant's epoch order (K, N), and its training set gathered in that order once
+        """Each run's epoch order (K, N), and its training set gathered in that order once
         an epoch: a step slices its batches out."""
-        self.order = torch.stack([s._order for s in self.sessions])
+        self.order = torch.stack([run.order for run in self.runs])
         # gather, not take_along_dim: that one first wraps negative indices (a remainder op)
         self.x_epoch = torch.gather(self.x_train, 2, self.order.unsqueeze(1).expand_as(
             self.x_train))
@@ -135,11 +155,11 @@ class BatchedRuns:
     def _batches_from_here(self) -> None:
         """The epoch's remaining mini-batches as views: (inputs, targets). Targets are what a
         step's loss compares its outputs with: the labels, or for cross-entropy the one-hot
-        labels (K, C, B) weighted -1/(the batch's size), so that each variant's mean loss is one
+        labels (K, C, B) weighted -1/(the batch's size), so that each run's mean loss is one
         product and one sum, whose backward is one product: seven operations fewer than
         F.cross_entropy's nll_loss2d and its views. They depend on the position within the
         epoch and on the batch size (an epoch's last batch may be shorter)."""
-        points, size = self.y_epoch.shape[1], self.sessions[0].batch_size
+        points, size = self.y_epoch.shape[1], self.runs[0].batch_size
         targets = self.y_epoch
         if self.spec.loss.kind == "cross_entropy":
             targets = self._weighted_one_hot(points, size)
@@ -158,46 +178,17 @@ class BatchedRuns:
         return one_hot * weight
 
     def _stack(self, index: int, name: str) -> torch.Tensor | None:
-        tensors = [getattr(s.model[index], name) for s in self.sessions]
+        tensors = [getattr(run.model[index], name) for run in self.runs]
         if tensors[0] is None:
             return None
         return torch.stack([t.detach() for t in tensors]).requires_grad_()
-
-    def _column(self, values: Sequence[float]) -> torch.Tensor:
-        return torch.tensor(values, dtype=torch.float32, device=self.x_train.device)
-
-    def _hyper(self) -> None:
-        """Per-variant settings as (K, 1, ..) tensors shaped for each parameter; read again
-        whenever a learning rate changes."""
-        specs = [s.spec for s in self.sessions]
-        self.lr_values = [s.lr for s in self.sessions]
-        opts = [s.optimizer for s in specs]
-        self.l1 = self._column([s.regularization.l1 for s in specs])
-        self.l2 = self._column([s.regularization.l2 for s in specs])
-        self.use_l1, self.use_l2 = bool(self.l1.any()), bool(self.l2.any())
-        columns = {"lr": self.lr_values,
-                   "weight_decay": [o.weight_decay for o in opts]}
-        if isinstance(opts[0], SGDSpec):
-            columns.update(momentum=[o.momentum for o in opts],  # type: ignore[union-attr]
-                           dampening=[o.dampening for o in opts],  # type: ignore[union-attr]
-                           nesterov=[float(o.nesterov) for o in opts])  # type: ignore[union-attr]
-        else:
-            columns.update(beta1=[o.beta1 for o in opts],  # type: ignore[union-attr]
-                           beta2=[o.beta2 for o in opts],  # type: ignore[union-attr]
-                           eps=[o.eps for o in opts])  # type: ignore[union-attr]
-        self.uses = {name: any(values) for name, values in columns.items()}
-        tensors = {name: self._column(values) for name, values in columns.items()}
-        self.shaped = [{name: t.view((-1,) + (1,) * (p.dim() - 1)) for name, t in tensors.items()}
-                       for p in self.params]
-        self.lr_shaped = [h["lr"] for h in self.shaped]
-        self.plain_sgd = isinstance(opts[0], SGDSpec) and not (
-            self.uses["weight_decay"] or self.uses["momentum"])
 
     # --- the model, stacked ---------------------------------------------------------------
 
     def forward(self, x: torch.Tensor, train: bool,
                 record: list[torch.Tensor] | None = None,
-                params: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
+                params: Sequence[torch.Tensor] | None = None,
+                dropout: bool = True) -> torch.Tensor:
         """(K, F, B) -> (K, outputs, B); `record` collects every module's output. params
         (weights, then biases, as self.params) stand in for the stacked parameters."""
         weights, biases = self._split(params) if params is not None else (self.weights,
@@ -209,7 +200,7 @@ class BatchedRuns:
                 h = torch.bmm(w, h) if b is None else torch.baddbmm(b.unsqueeze(2), w, h)
                 linear += 1
             elif isinstance(m, SeededDropout):
-                if train and m.p > 0:
+                if train and m.p > 0 and dropout:
                     h = h * self._dropout_masks(h, m.p) / (1.0 - m.p)
             elif isinstance(m, nn.Tanh) and not train:  # evaluations: whole data sets
                 h = fasttanh.tanh(h)
@@ -227,12 +218,13 @@ class BatchedRuns:
         return weights, [None if b is None else next(rest) for b in self.biases]
 
     def _dropout_masks(self, h: torch.Tensor, p: float) -> torch.Tensor:
-        # Each variant draws its masks from its own generator, as it would alone: (B, units)
-        # in that order, then laid points last.
+        # Each run draws its masks from its own generator, as it would alone: (B, units) in
+        # that order, then laid points last. A stopped run draws none, as it would alone.
         _, units, points = h.shape
-        return torch.stack([torch.empty(points, units, dtype=h.dtype, device=h.device)
-                            .bernoulli_(1.0 - p, generator=s.dropout_g).T
-                            for s in self.sessions])
+        return torch.stack([
+            torch.empty(points, units, dtype=h.dtype, device=h.device).bernoulli_(
+                1.0 - p, generator=run.dropout_g).T if run.active else
+            torch.ones(units, points, dtype=h.dtype, device=h.device) for run in self.runs])
 
     def _point_losses(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Each variant's loss at each point: (K, B)."""
@@ -248,13 +240,13 @@ class BatchedRuns:
 
     def _objective(self, params: Sequence[torch.Tensor], ones: torch.Tensor, x: torch.Tensor,
                    target: torch.Tensor, l1: torch.Tensor, l2: torch.Tensor,
-                   record: list[torch.Tensor] | None = None
+                   record: list[torch.Tensor] | None = None, dropout: bool = True
                    ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
         """Each variant's loss on its batch (K,) and the gradients of their sum plus the L1/L2
         terms; a function of its arguments alone, so that it can be recorded (traced.py).
         `ones` (K,) seeds the backward pass of the K objectives at once, as a sum would, two
         operations fewer."""
-        out = self.forward(x, train=True, record=record, params=params)
+        out = self.forward(x, train=True, record=record, params=params, dropout=dropout)
         if self.spec.loss.kind == "cross_entropy":  # target: weighted one-hot (_batches_from_here)
             losses = (target * out.log_softmax(1)).sum((1, 2))
         else:
@@ -269,23 +261,42 @@ class BatchedRuns:
 
     def _replay(self, x: torch.Tensor, target: torch.Tensor) -> traced.Replay | None:
         """The recording of _objective for this batch size and penalty kind, made on first
-        use; None where the step runs eagerly: during the first epoch, with dropout, or when
-        the recorder cannot follow the model."""
+        use; None where the step runs eagerly: during the first epoch, with dropout, while
+        another thread traces, or when the recorder cannot follow the model."""
         key = (x.shape[2], self.use_l1, self.use_l2)
         replay = self._replays.get(key)
-        if replay is None and self.traceable and self.sessions[0].epoch > 0:
-            args = (self.ones, x, target, self.l1, self.l2)
-            try:  # the constant `ones` is a leaf: its views are hoisted
-                replay = self._replays[key] = traced.record_step(
-                    self._objective, self.params, self._leaves + [self.ones], *args)
-            except Exception:  # a model the recorder cannot follow still trains, eagerly
+        if replay is None and self.traceable and self.runs[0].epoch > 0:
+            # every batch size of the epoch at once (an epoch's last batch may be shorter),
+            # before a compile is asked for: a compile holds the tracer for seconds
+            if not traced.FX_LOCK.acquire(blocking=False):
+                return None  # another thread is tracing: step eagerly, record later
+            try:
+                for example in ((x, target), self._batches[-1]):
+                    self._record(*example)
+            except Exception as error:  # a model the recorder cannot follow still trains
                 self.traceable = False
+                self.reason = "the step could not be recorded (" + self._fallback.warn(
+                    "a batch of runs", self.runs[0], error) + ")"
+                self._replays.clear()
                 return None
-            if self.compile:  # traced again: record_step simplified its graph for replaying
-                graph = traced.trace_flat(self._objective, self.params, *args)
-                if compiled.worth_compiling(graph.graph):
-                    self._compiling[key] = compiled.submit(graph, [*self._leaves, *args])
+            finally:
+                traced.FX_LOCK.release()
+            replay = self._replays[key]
         return replay
+
+    def _record(self, x: torch.Tensor, target: torch.Tensor) -> None:
+        """Record the step for this batch's size (FX_LOCK held), and ask for its compile."""
+        key = (x.shape[2], self.use_l1, self.use_l2)
+        if key in self._replays:
+            return
+        args = (self.ones, x, target, self.l1, self.l2)
+        # the constant `ones` is a leaf: its views are hoisted
+        self._replays[key] = traced.record_step(self._objective, self.params,
+                                                self._leaves + [self.ones], *args)
+        if self.compile:  # traced again: record_step simplified its graph
+            graph = traced.trace_flat(self._objective, self.params, *args)
+            if compiled.worth_compiling(graph.graph):
+                self._compiling[key] = compiled.submit(graph, [*self._leaves, *args])
 
     def _adopt_compiled(self) -> None:
         """Switch each recorded step whose compile has ended to its compiled form."""
@@ -319,9 +330,9 @@ class BatchedRuns:
 
     # --- training -------------------------------------------------------------------------
 
-    def step(self, probe: bool = False) -> None:
-        """One optimizer step for every variant on its own next mini-batch. A probed step runs
-        eagerly, to see each layer's output."""
+    def step(self, probe: bool) -> StepResult:
+        """One optimizer step for every active run on its own next mini-batch. A probed step
+        runs eagerly, to see each layer's output."""
         x, target = self._batches[self._next_batch]  # (K, F, B), (K, [C,] B)
         self._next_batch += 1
         if self._compiling:
@@ -334,80 +345,16 @@ class BatchedRuns:
             losses, grads = self._objective(self.params, self.ones, x, target, self.l1,
                                             self.l2, record)
         before = [w.detach().clone() for w in self.weights] if probe else []
-        self._update(grads)
-        self._unflushed.append(losses)
-        self.optimizer_steps += 1
+        self.optimizer.update(grads)
+        if not probe:  # a probed step is eager by nature: the path is that of the others
+            self._replayed = replay is not None
         self.position += x.shape[2]
-        if probe:
-            self._store_probe(record or [], grads, before)
-        if self.position >= self.order.shape[1]:
-            self._end_epoch()
-        elif probe or len(self._unflushed) >= FLUSH_AT:
-            self.flush()
+        layers = self._probe_columns(record or [], grads, before) if probe else None
+        return StepResult(losses, layers)
 
-    def flush(self) -> None:
-        """Bring each session's counters and history up to date (before reading them)."""
-        rows, self._unflushed, self._checked = self._unflushed, [], 0
-        if not rows:
-            return
-        table = torch.stack(rows)  # (steps, K)
-        columns = table.T.tolist()  # per variant: one read-back for all
-        finite = table.isfinite().all(0).tolist()
-        for session, losses, all_finite in zip(self.sessions, columns, finite, strict=True):
-            if session.diverged:  # stopped at the step that diverged, as a lone run stops
-                continue
-            first = session.step_count + 1
-            if not all_finite:
-                bad = next(i for i, loss in enumerate(losses) if not math.isfinite(loss))
-                session.history.add_steps(range(first, first + bad), losses[:bad])
-                session.step_count = first + bad
-                session._diverge(losses[bad])
-                continue
-            session.history.add_steps(range(first, first + len(losses)), losses)
-            session.step_count = first - 1 + len(losses)
-            session._position = self.position
-
-    def _update(self, grads: Sequence[torch.Tensor]) -> None:
-        """torch.optim's SGD or Adam/AdamW update, with per-variant hyperparameters."""
-        if self.plain_sgd:  # param -= lr * grad, in one foreach call (a third of the time)
-            torch._foreach_addcmul_(self._leaves, self.lr_shaped, grads, value=-1)
-        else:
-            self._optimizer_update(grads)
-
-    @torch.no_grad()
-    def _optimizer_update(self, grads: Sequence[torch.Tensor]) -> None:
-        kind, uses = self.spec.optimizer.kind, self.uses
-        t = self.optimizer_steps + 1
-        for param, grad, state, h in zip(self.params, grads, self.state, self.shaped,
-                                         strict=True):
-            if uses["weight_decay"]:
-                if kind == "adamw":
-                    param.mul_(1 - h["lr"] * h["weight_decay"])
-                else:
-                    grad = grad + h["weight_decay"] * param
-            if kind == "sgd":
-                if uses["momentum"]:
-                    if "buf" not in state:
-                        state["buf"] = grad.clone()
-                    else:
-                        state["buf"].mul_(h["momentum"]).add_((1 - h["dampening"]) * grad)
-                    # momentum 0 means plain SGD (torch keeps no buffer then)
-                    step = torch.where(h["momentum"] > 0, state["buf"], grad)
-                    if uses["nesterov"]:
-                        step = torch.where(h["nesterov"] > 0, grad + h["momentum"] * step, step)
-                    grad = step
-                param.sub_(h["lr"] * grad)
-                continue
-            m = state.setdefault("m", torch.zeros_like(param))
-            v = state.setdefault("v", torch.zeros_like(param))
-            m.lerp_(grad, 1 - h["beta1"])
-            v.mul_(h["beta2"]).addcmul_(grad, grad * (1 - h["beta2"]))
-            denom = (v.sqrt() / torch.sqrt(1 - h["beta2"] ** t)).add_(h["eps"])
-            param.sub_(h["lr"] / (1 - h["beta1"] ** t) * m / denom)
-
-    def _store_probe(self, outputs: list[torch.Tensor], grads: Sequence[torch.Tensor],
-                     before: list[torch.Tensor]) -> None:
-        """Per-variant layer statistics of this step, in the lone session's columns."""
+    def _probe_columns(self, outputs: list[torch.Tensor], grads: Sequence[torch.Tensor],
+                       before: list[torch.Tensor]) -> list[Columns]:
+        """Each run's layer statistics of this step, in a lone run's columns."""
         rows: list[torch.Tensor] = []
         for output in outputs:  # (K, B, units)
             var, mean = torch.var_mean(output.flatten(1), dim=1, correction=0)
@@ -416,18 +363,18 @@ class BatchedRuns:
         rows += [w.detach().flatten(1).norm(dim=1) for w in self.weights]
         rows += [(w.detach() - b).flatten(1).norm(dim=1) / b.flatten(1).norm(dim=1)
                  for w, b in zip(self.weights, before, strict=True)]
-        table = torch.stack(rows).T.tolist()  # (K, rows): one read-back for all variants
+        table = torch.stack(rows).T.tolist()  # (K, rows): one read-back for all runs
         n, n_w = len(self.modules), len(self.weights)
         with_bias = [at for at, b in zip(self.linear_at, self.biases, strict=True)
                      if b is not None]
-        for session, row in zip(self.sessions, table, strict=True):
-            cut = [2 * n, n_w, len(with_bias), n_w, n_w]
+        result = []
+        for row in table:
             parts = []
-            for size in cut:
+            for size in (2 * n, n_w, len(with_bias), n_w, n_w):
                 parts.append(row[:size])
                 row = row[size:]
             moments, grad_w, grad_b, weight_norm, ratio = parts
-            columns: dict[str, list[float | None]] = {
+            columns: Columns = {
                 "act_mean": moments[0::2], "act_var": moments[1::2],
                 "grad_norm_weight": [None] * n, "grad_norm_bias": [None] * n,
                 "weight_norm": [None] * n, "update_ratio": [None] * n}
@@ -437,29 +384,18 @@ class BatchedRuns:
                 columns["update_ratio"][at] = ratio[j]
             for j, at in enumerate(with_bias):
                 columns["grad_norm_bias"][at] = grad_b[j]
-            session.last_layers = columns
+            result.append(columns)
+        return result
 
-    def _end_epoch(self) -> None:
+    def new_epoch(self) -> None:
         self.position = 0
-        fresh = self._unflushed[self._checked:]  # this epoch's: the rest were checked before
-        if fresh and not torch.stack(fresh).isfinite().all():
-            self.flush()  # a variant diverged: it stops at that step, as its lone run stops
-        self._checked = len(self._unflushed)
-        for session in self.sessions:
-            if session.diverged:  # a lone run stops at that step: no more epochs or evals
-                continue
-            session.epoch += 1
-            session._order = session._new_order()
-            session._position = 0
-            session._set_lr()
         self._shuffle()
-        if [s.lr for s in self.sessions] != self.lr_values:  # a schedule
-            self._hyper()
-        self._record_evals()
+        if self.optimizer.lrs_changed():  # a schedule
+            self.optimizer.read_settings()
 
     @torch.no_grad()
-    def _record_evals(self) -> None:
-        """Each variant's loss and metric on its training and on its test set."""
+    def evaluate(self) -> list[EvalRow]:
+        """Each run's loss and metric on its training and on its test set, one forward."""
         out = self.forward(self.x_eval, train=False)
         train, test = slice(0, self.x_train.shape[2]), slice(self.x_train.shape[2], None)
         if self.spec.loss.kind == "cross_entropy":  # a product with the labels: no gather
@@ -472,15 +408,7 @@ class BatchedRuns:
         else:
             correct = self._correct(out)
             rows += [correct[:, train].mean(1), correct[:, test].mean(1)]
-        table = torch.stack(rows, 1)
-        finite = bool(table.isfinite().all())
-        pending = len(self._unflushed)  # steps each variant in training has taken unflushed
-        for session, row in zip(self.sessions, table.tolist(), strict=True):
-            if session.diverged:
-                continue
-            values = row if finite else [_finite(v) for v in row]
-            session.history.add_eval((session.epoch, session.step_count + pending, session.lr,
-                                      *values))
+        return [tuple(row) for row in torch.stack(rows, 1).tolist()]  # type: ignore[misc]
 
     def _correct(self, out: torch.Tensor) -> torch.Tensor:
         """1.0 where a point's predicted class is its label, (K, N). With one or two outputs,
@@ -492,14 +420,43 @@ class BatchedRuns:
         return (is_one == self.y_eval_is_one).float()
 
     def sync(self) -> None:
-        """Bring every session fully up to date, weights included (before its frame)."""
-        self.flush()
+        """Write each run's weights back into its model (before its frame)."""
         with torch.no_grad():
             for j, at in enumerate(self.linear_at):
-                for k, session in enumerate(self.sessions):
-                    session.model[at].weight.copy_(self.weights[j][k])
+                for k, run in enumerate(self.runs):
+                    run.model[at].weight.copy_(self.weights[j][k])
                     if self.biases[j] is not None:
-                        session.model[at].bias.copy_(self.biases[j][k])
+                        run.model[at].bias.copy_(self.biases[j][k])
+
+    def gradients(self, run: Run, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
+        """The batch's own step on (x, y) for every run, as it trains (replayed or compiled
+        where recorded for this size, else eagerly), without the penalty; run's slice."""
+        k = self.runs.index(run)
+        xs = x.T.unsqueeze(0).expand(len(self.runs), -1, -1).contiguous()  # (K, F, B)
+        ys = y.unsqueeze(0).expand(len(self.runs), -1).contiguous()
+        target = ys
+        if self.spec.loss.kind == "cross_entropy":
+            target = F.one_hot(ys, self.spec.output_dim).transpose(1, 2).to(x.dtype) * (
+                -1.0 / len(y))
+        zero = torch.zeros_like(self.l1)
+        key = (len(y), False, False)
+        if key not in self._replays and self.traceable and self._replayed:
+            self._replays[key] = traced.record_step(  # as training records its own step
+                self._objective, self.params, self._leaves + [self.ones], self.ones, xs,
+                target, zero, zero, wait=True)
+        replay = self._replays.get(key)
+        if replay is not None:
+            _, *grads = replay(*self._leaves, self.ones, xs, target, zero, zero)
+        else:
+            _, grads = self._objective(self.params, self.ones, xs, target, zero, zero,
+                                       dropout=False)
+        by_layer = {id(p): g[k] for p, g in zip(self.params, grads, strict=True)}
+        ordered = []
+        for j in range(len(self.linear_at)):
+            ordered.append(by_layer[id(self.weights[j])])
+            if self.biases[j] is not None:
+                ordered.append(by_layer[id(self.biases[j])])
+        return ordered
 
 
 def _r2(pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

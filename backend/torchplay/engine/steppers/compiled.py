@@ -32,7 +32,7 @@ from typing import Any
 
 import torch
 
-from torchplay.engine.steppers.traced import Replay
+from torchplay.engine.steppers.traced import FX_LOCK, Replay
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,8 @@ def _compile(graph: torch.fx.GraphModule, example: list[torch.Tensor]) -> Replay
 
     small_products_as_reductions(graph.graph)
     graph.recompile()
-    with config.patch(compile_threads=1):  # in this thread, not a pool of worker processes
+    # inductor traces with torch.fx too (AOT autograd): never beside a recording
+    with FX_LOCK, config.patch(compile_threads=1):  # in this thread, not a pool of processes
         return inductor_compile(graph, example)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import inspect
 import operator
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -31,6 +32,17 @@ LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 PenaltyFn = Callable[[Sequence[torch.Tensor]], torch.Tensor | None]
 Replay = Callable[..., tuple[torch.Tensor, ...]]
 UNTRACEABLE = (SeededDropout, nn.Dropout, nn.BatchNorm1d)
+
+
+# torch.fx keeps the tracer's state in module globals (CURRENT_PATCHER among them): two threads
+# tracing at once corrupt each other's recording. Every trace in the process (a run's
+# recording, a batch's, inductor's compile on its own thread) holds this lock; re-entrant, so
+# that a batch can hold it across the recordings of all its batch sizes.
+FX_LOCK = threading.RLock()
+
+
+class RecorderBusy(RuntimeError):
+    """Another thread is tracing now: step eagerly this time and record at a later step."""
 
 
 def traceable(model: nn.Module) -> bool:
@@ -64,11 +76,13 @@ class TracedStep:
         self._step = step
         self._replays: dict[int, Replay] = {}
 
-    def prepare(self, x: torch.Tensor, y: torch.Tensor) -> None:
+    def prepare(self, x: torch.Tensor, y: torch.Tensor, wait: bool = False) -> None:
         """Record the step for this batch's size unless done; raises if the recorder cannot
-        follow the model (the caller then steps eagerly). Recording changes no tensor."""
+        follow the model (the caller then steps eagerly), or RecorderBusy when another thread
+        is tracing and not `wait`. Recording changes no tensor."""
         if len(x) not in self._replays:
-            self._replays[len(x)] = record_step(self._step, self.params, self.leaves, x, y)
+            self._replays[len(x)] = record_step(self._step, self.params, self.leaves, x, y,
+                                                wait=wait)
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor
                  ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
@@ -98,12 +112,13 @@ def _plain_sgd(optimizer: torch.optim.Optimizer) -> bool:
 
 
 def record_step(step: Callable[..., Any], params: Sequence[torch.Tensor],
-           leaves: Sequence[torch.Tensor], *args: torch.Tensor) -> Replay:
+                leaves: Sequence[torch.Tensor], *args: torch.Tensor, wait: bool = False
+                ) -> Replay:
     """step(params, *args), recorded on these example arguments and simplified, as a replay
     of flat arguments (*leaves, *rest of args) returning step's outputs flattened. `leaves` are
     the tensors every call of the replay will be given first: for params, then for any leading
     args that never change (a constant). Views of them are computed here, once."""
-    graph = trace_flat(step, params, *args).graph
+    graph = trace_flat(step, params, *args, wait=wait).graph
     _drop_identities(graph)
     _fold_sum_views(graph)
     bound = _hoist(graph, list(leaves))
@@ -112,16 +127,24 @@ def record_step(step: Callable[..., Any], params: Sequence[torch.Tensor],
 
 
 def trace_flat(step: Callable[..., Any], params: Sequence[torch.Tensor],
-               *args: torch.Tensor) -> torch.fx.GraphModule:
+               *args: torch.Tensor, wait: bool = False) -> torch.fx.GraphModule:
     """step(params, *args) recorded on these example arguments as a graph of aten operations
-    taking flat arguments (*params, *args) and returning step's outputs flattened."""
+    taking flat arguments (*params, *args) and returning step's outputs flattened. Raises
+    RecorderBusy when another thread is tracing, unless told to wait for it."""
     inputs = [p.detach().requires_grad_(True) for p in params]
     count = len(inputs)
 
     def flat(*tensors: torch.Tensor) -> tuple[Any, ...]:
         return tuple(tree_flatten(step(list(tensors[:count]), *tensors[count:]))[0])
 
-    return make_fx(flat)(*inputs, *args)
+    # A training thread does not wait here: recording takes ~40 ms, a compile seconds, and an
+    # eager step in the meantime is the same step (traced equals eager, bit for bit).
+    if not FX_LOCK.acquire(blocking=wait):
+        raise RecorderBusy("another recording or compile is tracing")
+    try:
+        return make_fx(flat)(*inputs, *args)
+    finally:
+        FX_LOCK.release()
 
 
 def optimizer_step(optimizer: torch.optim.Optimizer) -> None:

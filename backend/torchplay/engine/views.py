@@ -1,0 +1,149 @@
+"""What a run shows: its frame (losses, per-layer statistics, output view, neuron maps, link
+weights), its summary for `ready`, its points, and its recording for a save.
+
+Views only read a run, in eval mode or through hooks, and never step it or touch its random
+generators, so taking frames never changes the run.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import torch
+from torch import nn
+
+from torchplay.engine import probes
+from torchplay.engine.history import Cursor
+from torchplay.engine.run import Run, finite
+
+
+def frame(run: Run, path: str, path_reason: str | None, rate: float) -> dict[str, Any]:
+    """Everything a frame shows now, except the history (which the stream adds). `path` is
+    how the run's steps are computed ("eager", "traced", "batched", "compiled"), with the
+    reason when a faster path is not taken; `rate` its steps per second."""
+    dead_found: dict[int, torch.Tensor] = {}
+    hooks = probes.dead_hooks(run.model, dead_found)
+    try:
+        train_loss, train_metric = run.evaluate(run.x_train, run.y_train)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    test_loss, test_metric = run.evaluate(run.x_test, run.y_test)
+    n = len(run.model)
+    layers: dict[str, Any] = {column: [None] * n for column in probes.STEP_COLUMNS}
+    finite_model = run.finite_model()
+    if finite_model:  # a model with NaN or inf weights has no statistics, not zeros
+        dead = {i: v.item() for i, v in dead_found.items()}
+        layers.update(run.last_layers or {})  # none before the first probed step
+        layers.update(dead_fraction=[dead.get(i) for i in range(n)])
+    else:
+        layers.update(dead_fraction=[None] * n)
+    layers.update(name=[probes.layer_name(m) for m in run.model])
+    best = run.best
+    return {
+        "step": run.step_count, "epoch": run.epoch, "lr": run.lr,
+        "diverged": run.diverged, "halted": run.halted,
+        "path": path, "path_reason": path_reason,
+        "steps_per_second": rate, "epochs_per_second": rate / run.steps_per_epoch,
+        "metric": "r2" if run.spec.data.task == "regression" else "accuracy",
+        "train_loss": finite(train_loss), "test_loss": finite(test_loss),
+        "train_metric": finite(train_metric), "test_metric": finite(test_metric),
+        "best": None if best is None else {
+            "test_loss": best[0], "epoch": best[1], "step": best[2]},
+        "layers": layers,
+        "layers_step": run.layers_step if finite_model else None,
+        "output": output_view(run),
+        "neurons": neuron_maps(run),
+        "links": probes.link_weights(run.model),
+    }
+
+
+@torch.no_grad()
+def output_view(run: Run) -> dict[str, Any]:
+    """The model's output over the data's window: a curve (1-D) or a quantised grid."""
+    run.eval_mode()
+    spec, points = run.spec, run.points
+    extent, n = points.extent, spec.probes.grid
+    raw, grid_t = _grid(run, n, side_1d=n)
+    out = probes.columns_forward(run.model, grid_t)[-1]  # (outputs, points)
+    if spec.data.is_1d:
+        return {"kind": "curve", "size": n, "x": raw[:, 0].tolist(),
+                "y": [finite(v) for v in out[0].cpu().tolist()]}
+    view: dict[str, Any] = {"size": n, "extent": list(extent)}
+    if spec.data.task == "regression":
+        lo, hi = float(points.train_y.min()), float(points.train_y.max())
+        scaled = (out[0] - lo) / max(hi - lo, 1e-12)
+        view.update(kind="value", low=lo, high=hi, values=probes.b64_bytes(
+            probes.quantize_unit(scaled.nan_to_num(0.5))))
+    elif spec.data.n_classes == 2:
+        # sigmoid of the logit difference is softmax's class-1 probability, far cheaper
+        logit = out[0] if spec.output_dim == 1 else out[1] - out[0]
+        view.update(kind="probability", values=probes.b64_bytes(
+            probes.quantize_unit(torch.sigmoid(logit).nan_to_num(0.5))))
+    else:
+        confidence, label = out.softmax(0).max(dim=0)
+        view.update(kind="classes", classes=spec.data.n_classes,
+                    values=probes.b64_bytes(label),
+                    confidence=probes.b64_bytes(
+                        probes.quantize_unit(confidence.nan_to_num(0))))
+    return view
+
+
+def neuron_maps(run: Run) -> list[dict[str, Any]]:
+    side = run.spec.probes.neuron_grid
+    _, grid_t = _grid(run, side, side_1d=side * 2)
+    height, width = (1, side * 2) if run.spec.data.is_1d else (side, side)
+    run.eval_mode()
+    return probes.neuron_maps(run.model, grid_t, len(run.features.names), height, width)
+
+
+def _grid(run: Run, n: int, side_1d: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Raw points of an n x n grid (or a line of side_1d points) over the data's window, and
+    their features laid out (features, points) on the device; cached, as neither changes
+    during a run."""
+    key = (n, side_1d)
+    if key not in run.grids:
+        extent = run.points.extent
+        raw = probes.line_points(extent, side_1d) if run.spec.data.is_1d else \
+            probes.grid_points(extent, n)
+        run.grids[key] = (raw, run.features(raw.to(run.device)).T.contiguous())
+    return run.grids[key]
+
+
+def summary(run: Run) -> dict[str, Any]:
+    """The model as the page's 'ready' message describes it; `device` is where the run
+    trains (the device resolved, not the setting)."""
+    layers = []
+    for i, module in enumerate(run.model):
+        params = sum(p.numel() for p in module.parameters())
+        weight = getattr(module, "weight", None)
+        shape = list(weight.shape) if isinstance(weight, nn.Parameter) else None
+        layers.append({"index": i, "name": probes.layer_name(module), "parameters": params,
+                       "weight_shape": shape})
+    return {"parameters": sum(p.numel() for p in run.model.parameters()),
+            "layers": layers, "device": str(run.device), "features": run.features.names,
+            "task": run.spec.data.task, "classes": run.spec.data.n_classes,
+            "output_dim": run.spec.output_dim, "steps_per_epoch": run.steps_per_epoch}
+
+
+def dataset(run: Run) -> dict[str, Any]:
+    """The raw points, for the page to draw under the boundary."""
+    p = run.points
+    return {"train_x": p.train_x.tolist(), "train_y": p.train_y.tolist(),
+            "test_x": p.test_x.tolist(), "test_y": p.test_y.tolist(),
+            "extent": list(p.extent)}
+
+
+def recording(run: Run, shown: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+    """The run as it stands, to save: its spec and the run as JSON-ready data (complete
+    curves, `shown`: this moment's frame, the model summary and the points), and the weights
+    as torch.save'd state_dict bytes (CPU tensors, keyed as the nn.Sequential names them)."""
+    history, _ = run.history.since(Cursor())
+    del history["replace"]
+    data = {"step": run.step_count, "epoch": run.epoch,
+            "spec_changed_at_step": run.spec_changed_at, "summary": summary(run),
+            "data": dataset(run), "frame": shown, "history": history}
+    buffer = io.BytesIO()
+    torch.save({k: v.detach().cpu() for k, v in run.model.state_dict().items()}, buffer)
+    return {"spec": run.spec.model_dump(mode="json"), "run": data}, buffer.getvalue()
