@@ -12,7 +12,8 @@ from wsclient import connect_to, health
 
 pytestmark = pytest.mark.anyio
 
-FRAME_KEYS = {"type", "step", "epoch", "lr", "running", "diverged", "steps_per_second",
+FRAME_KEYS = {"type", "step", "epoch", "lr", "running", "diverged", "halted", "path",
+              "path_reason", "layers_step", "steps_per_second",
               "epochs_per_second", "metric", "train_loss", "test_loss", "train_metric",
               "test_metric", "best", "layers", "output", "neurons", "links", "history"}
 STEP_PROBES = ("act_mean", "act_var", "grad_norm_weight", "grad_norm_bias", "weight_norm",

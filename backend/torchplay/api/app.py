@@ -76,7 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Liveness, and how busy the server is."""
         return {"status": "ok", "version": __version__, "spec_version": SPEC_VERSION,
                 "sessions": runner.session_count, "max_sessions": runner.max_sessions,
-                "device": settings.device}
+                "device": runner.default_device, "device_setting": settings.device}
 
     @app.get("/api/schema")
     def schema() -> dict[str, Any]:

@@ -209,3 +209,18 @@ def lr_factor(schedule: ScheduleSpec, epoch: int, base_lr: float) -> float:
 def linear_weights(model: nn.Module) -> list[torch.Tensor]:
     """The weights that L1/L2 penalties act on (Linear weights, not biases or norms)."""
     return [m.weight for m in model.modules() if isinstance(m, nn.Linear)]
+
+
+def call(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """module(x), through Module._call_impl (its hooks run as usual) rather than
+    Module.__call__: while any thread traces with torch.fx (a run's recording, inductor's
+    compile), fx replaces nn.Module.__call__ for the whole process, and a call made on
+    another thread then goes through that thread's tracer and fails."""
+    return module._call_impl(x)
+
+
+def forward(model: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+    """model(x) for a stack of layers, each called as `call` calls it."""
+    for module in model:
+        x = module._call_impl(x)
+    return x

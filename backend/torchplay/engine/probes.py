@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from torchplay.engine import fasttanh
-from torchplay.engine.build import SeededDropout
+from torchplay.engine.build import SeededDropout, call
 
 RELU_FAMILY = (nn.ReLU, nn.LeakyReLU, nn.PReLU)
 MAX_MAP_UNITS = 32  # neuron maps per column; wider layers are not drawn neuron by neuron
@@ -181,7 +181,7 @@ def columns_forward(model: nn.Sequential, x_t: torch.Tensor) -> list[torch.Tenso
             case nn.Tanh():
                 h = fasttanh.tanh(h)
             case _:
-                h = m(h)  # activations are elementwise (PReLU has one shared slope)
+                h = call(m, h)  # activations are elementwise (PReLU has one shared slope)
         outputs.append(h)
     return outputs
 

@@ -22,6 +22,7 @@ from torch import nn
 from torchplay.data.toy import Features, generate
 from torchplay.engine.build import (
     build_model,
+    forward,
     lr_factor,
     make_loss,
     make_optimizer,
@@ -269,7 +270,7 @@ class Run:
     def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
         """Loss and metric (accuracy, or R^2 for regression) over a whole set, eval mode."""
         self.eval_mode()
-        out = self.model(x)
+        out = forward(self.model, x)
         loss = self.loss_fn(out, y)
         if self.spec.data.task == "regression":
             pred = out[:, 0]

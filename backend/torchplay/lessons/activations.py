@@ -13,7 +13,7 @@ from typing import get_args
 
 import torch
 
-from torchplay.engine.build import ACTIVATIONS
+from torchplay.engine.build import ACTIVATIONS, call
 from torchplay.spec.model import ActivationFn, ActivationLayer
 
 ACTIVATION_NAMES: tuple[str, ...] = get_args(ActivationFn)
@@ -36,7 +36,7 @@ def activation_curves(xs: Sequence[float] | None = None,
     for name in ACTIVATION_NAMES:
         module = ACTIVATIONS[name](ActivationLayer(fn=name, slope=slope)).double()
         x = torch.tensor(points, dtype=torch.float64, requires_grad=True)
-        y = module(x)
+        y = call(module, x)
         # Elementwise, so the gradient of the sum is each point's own derivative.
         (dy,) = torch.autograd.grad(y.sum(), x)
         curves[name] = {"f": y.detach().tolist(), "df": dy.tolist()}

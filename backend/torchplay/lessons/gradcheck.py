@@ -43,7 +43,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from torchplay.engine.build import SeededDropout, make_loss
+from torchplay.engine.build import SeededDropout, forward, make_loss
 from torchplay.engine.group import Training
 from torchplay.engine.probes import layer_name
 from torchplay.engine.run import Run
@@ -84,7 +84,7 @@ def gradient_check(source: ExperimentSpec | Run | Any, points: int = 8, eps: flo
     loss_fn = make_loss(session.spec.loss)  # float64 model: float64 loss throughout
 
     def loss() -> torch.Tensor:
-        return loss_fn(model(x), y)
+        return loss_fn(forward(model, x), y)
 
     model.zero_grad(set_to_none=True)
     value = loss()

@@ -97,6 +97,8 @@ class Runner:
         self.max_sessions = max_sessions
         self.slice_seconds = slice_seconds
         self.device = device
+        # where a run whose spec says `auto` trains: the device resolved, not the setting
+        self.default_device = str(resolve_device(device))
         self.compile = compile  # runs side by side: see compiled.py
         self._ids = itertools.count(1)
         self._handles: dict[int, SessionHandle] = {}

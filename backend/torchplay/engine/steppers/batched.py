@@ -23,7 +23,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from torchplay.engine import fasttanh
-from torchplay.engine.build import SeededDropout
+from torchplay.engine.build import SeededDropout, call
 from torchplay.engine.run import EvalRow, Run
 from torchplay.engine.steppers import compiled, traced
 from torchplay.engine.steppers.base import Columns, FallbackLog, StepResult
@@ -205,7 +205,7 @@ class BatchedStepper:
             elif isinstance(m, nn.Tanh) and not train:  # evaluations: whole data sets
                 h = fasttanh.tanh(h)
             else:
-                h = m(h)
+                h = call(m, h)
             if record is not None:
                 record.append(h.detach())
         return h

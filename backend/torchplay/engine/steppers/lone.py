@@ -10,13 +10,14 @@ import copy
 import torch
 
 from torchplay.engine import probes
-from torchplay.engine.build import SeededDropout, linear_weights
+from torchplay.engine.build import SeededDropout, forward, linear_weights
 from torchplay.engine.run import EvalRow, Run
 from torchplay.engine.steppers.base import Columns, FallbackLog, StepResult
 from torchplay.engine.steppers.traced import RecorderBusy, TracedStep, traceable
 
 UNTRACEABLE = "Dropout and BatchNorm layers step eagerly (random masks, running statistics)"
 FIRST_EPOCH = "the first epoch steps eagerly; the traced step is recorded for the second"
+WAITING = "another recording or a compile is tracing; this run records its step after it"
 
 
 class LoneStepper:
@@ -38,7 +39,7 @@ class LoneStepper:
         if self._replayed:
             return "traced", None
         if self.use_traced:
-            return "eager", FIRST_EPOCH if run.epoch == 0 else None
+            return "eager", FIRST_EPOCH if run.epoch == 0 else WAITING
         return "eager", self.reason
 
     def points(self) -> int:
@@ -55,7 +56,7 @@ class LoneStepper:
         else:
             run.train_mode()
             watch = probes.StepProbe(run.model) if probe else None
-            data_loss = run.loss_fn(run.model(x), y)
+            data_loss = run.loss_fn(forward(run.model, x), y)
             penalty = run.penalty(linear_weights(run.model))
             loss = data_loss if penalty is None else data_loss + penalty
             run.optimizer.zero_grad(set_to_none=True)
@@ -114,6 +115,6 @@ class LoneStepper:
             if isinstance(module, SeededDropout):
                 module.p = 0.0
         model.train()
-        loss = run.loss_fn(model(x), y)
+        loss = run.loss_fn(forward(model, x), y)
         return list(torch.autograd.grad(loss, list(model.parameters())))
 
