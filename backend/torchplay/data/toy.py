@@ -64,6 +64,8 @@ class Points:
     test_x: np.ndarray
     test_y: np.ndarray
     extent: tuple[float, float, float, float]  # (x_min, x_max, y_min, y_max); 1-D: x and target
+    columns: list[str] | None = None  # input names (D of them); None: a toy set's x1, x2 (or x)
+    class_names: list[str] | None = None  # None: classes are numbered
 
 
 def _rule(kind: str, x: np.ndarray) -> np.ndarray:
@@ -186,11 +188,17 @@ FEATURE_MAPS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = 
 class Features:
     """The feature map of FeatureSpec plus standardisation fitted on the training inputs."""
 
-    def __init__(self, spec: FeatureSpec, is_1d: bool, train_x: torch.Tensor) -> None:
+    def __init__(self, spec: FeatureSpec, is_1d: bool, train_x: torch.Tensor,
+                 columns: list[str] | None = None) -> None:
+        """columns: the names of D raw input columns (a table), which pass through as they
+        are (standardised if asked); `spec.inputs` and `degree` apply to toy sets only."""
         self.is_1d = is_1d
         self.degree = spec.degree
         self.inputs = list(spec.inputs)
-        if is_1d:
+        self.columns = columns
+        if columns is not None:
+            self.names = list(columns)
+        elif is_1d:
             self.names = ["x"] + [f"x^{p}" for p in range(2, spec.degree + 1)]
         else:
             self.names = list(spec.inputs)
@@ -203,9 +211,11 @@ class Features:
             self.std = feats.std(dim=0, unbiased=False).clamp_min(1e-8).float()
 
     def _raw_features(self, raw: torch.Tensor) -> torch.Tensor:
-        want = 1 if self.is_1d else 2
+        want = len(self.columns) if self.columns is not None else 1 if self.is_1d else 2
         if raw.ndim != 2 or raw.shape[1] != want:
             raise ValueError(f"raw inputs must have shape (N, {want}), got {tuple(raw.shape)}")
+        if self.columns is not None:
+            return raw
         if self.is_1d:
             # Repeated products keep odd powers of negative x signed without trusting float pow.
             return torch.cumprod(raw.expand(-1, self.degree), dim=1)

@@ -17,7 +17,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from torchplay.data.toy import Features, generate
+from torchplay.data.sources import load_points, table_view
+from torchplay.data.toy import Features
 from torchplay.engine import probes
 from torchplay.engine.build import (
     build_model,
@@ -49,6 +50,9 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+MAX_SHOWN_POINTS = 5_000  # of each set, for tables: the page draws these
+
+
 class TrainingSession:
     """The training loop of one experiment, with its controls and measurements."""
 
@@ -58,9 +62,12 @@ class TrainingSession:
         self.spec = spec
         self.allow_traced = traced
         self.device = device or resolve_device(spec.training.device)
-        self.points = generate(spec.data)
+        self.points = load_points(spec.data)
         raw_train = torch.from_numpy(self.points.train_x)
-        self.features = Features(spec.features, spec.data.is_1d, raw_train)
+        # A table's D inputs are shown on a plane through them (the principal plane by default)
+        self.view = None if spec.data.table is None else table_view(
+            spec.data.table, self.points.train_x, self.points.test_x)
+        self.features = Features(spec.features, spec.data.is_1d, raw_train, self.points.columns)
         self.x_train = self.features(raw_train).to(self.device)  # (N_train, F)
         self.x_test = self.features(torch.from_numpy(self.points.test_x)).to(self.device)
         self.y_train = torch.from_numpy(self.points.train_y).to(self.device)
@@ -325,6 +332,7 @@ class TrainingSession:
         return {"parameters": sum(p.numel() for p in self.model.parameters()),
                 "layers": layers, "device": str(self.device), "features": self.features.names,
                 "task": self.spec.data.task, "classes": self.spec.data.n_classes,
+                "class_names": self.points.class_names,
                 "output_dim": self.spec.output_dim, "steps_per_epoch": self.steps_per_epoch}
 
     def frame(self) -> dict[str, Any]:
@@ -419,15 +427,30 @@ class TrainingSession:
             extent = self.points.extent
             raw = probes.line_points(extent, side_1d) if self.spec.data.is_1d else \
                 probes.grid_points(extent, n)
-            self._grids[key] = (raw, self.features(raw.to(self.device)).T.contiguous())
+            inputs = raw if self.view is None else torch.from_numpy(
+                self.view.from_plane(raw.numpy()).astype("float32"))  # the plane, lifted
+            self._grids[key] = (raw, self.features(inputs.to(self.device)).T.contiguous())
         return self._grids[key]
 
     def dataset(self) -> dict[str, Any]:
         """The raw points, for the page to draw under the boundary."""
         p = self.points
-        return {"train_x": p.train_x.tolist(), "train_y": p.train_y.tolist(),
-                "test_x": p.test_x.tolist(), "test_y": p.test_y.tolist(),
-                "extent": list(p.extent)}
+        if self.view is None:
+            return {"train_x": p.train_x.tolist(), "train_y": p.train_y.tolist(),
+                    "test_x": p.test_x.tolist(), "test_y": p.test_y.tolist(),
+                    "extent": list(p.extent)}
+        # More than two inputs: the points as projected onto the plane, at most
+        # MAX_SHOWN_POINTS of each set (they are shuffled, so the first are a fair sample).
+        shown = MAX_SHOWN_POINTS
+        plane = self.view.plane
+        return {"train_x": self.view.to_plane(p.train_x[:shown]).round(4).tolist(),
+                "train_y": p.train_y[:shown].tolist(),
+                "test_x": self.view.to_plane(p.test_x[:shown]).round(4).tolist(),
+                "test_y": p.test_y[:shown].tolist(), "extent": list(p.extent),
+                "plane": {"labels": list(plane.labels), "explained": plane.explained,
+                          "inputs": len(plane.origin), "train_points": len(p.train_y),
+                          "test_points": len(p.test_y)},
+                "class_names": p.class_names}
 
     def recording(self) -> tuple[dict[str, Any], bytes]:
         """The run as it stands, to save: its spec and the run as JSON-ready data (complete
