@@ -7,9 +7,10 @@ a chosen column. Every refusal is a TableError that says the line (1-based, as a
 shows it) and the column (its header name, or its 1-based number where the header is at
 fault) and what is wrong.
 
-Class labels: the target's distinct values, each a class. When every label is an integer
-(written `3`, `3.0` or `-1`), classes are in numeric order; otherwise in the order of their
-text (Unicode code points: `B` before `a`). Class i is the i-th label in that order.
+Class labels: the target's distinct values, each a class. When every label is a number
+(`3`, `3.0`, `-1`, `0.5`), classes are in numeric order (and `3` and `3.0` are one class);
+otherwise in the order of their text (Unicode code points: `10` before `9`, `B` before `a`).
+Class i is the i-th label in that order.
 """
 
 from __future__ import annotations
@@ -56,9 +57,6 @@ class Column:
     text: list[str] | None  # every cell's text, kept only when some cell is not a number
     first_missing: int | None  # file line of the first empty cell
     first_text: tuple[int, str] | None  # file line and text of the first non-number
-
-    def cell(self, row: int) -> str:
-        return self.text[row] if self.text is not None else repr(float(self.numbers[row]))
 
 
 @dataclass(frozen=True, eq=False)
@@ -115,7 +113,8 @@ def parse(raw: bytes) -> Table:
     text = _decode(raw)
     first = text.split("\n", 1)[0]
     delimiter = "\t" if "\t" in first else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True,
+                        skipinitialspace=True)
     try:
         header = next(reader, None)
         if header is None or not any(cell.strip() for cell in header):
@@ -187,14 +186,17 @@ def _column(name: str, values: list[str], lines: np.ndarray) -> Column:
 
 def labels_of(column: Column) -> tuple[list[str], np.ndarray]:
     """Class names in class order and each row's class index (the module doc's rule)."""
-    if column.text is None and np.all(column.numbers == np.round(column.numbers)):
+    if column.text is None:
         values, index = np.unique(column.numbers, return_inverse=True)
-        return [str(int(v)) for v in values], index.astype(np.int64)
-    text = column.text if column.text is not None else [column.cell(i) for i in
-                                                        range(len(column.numbers))]
+        return [_label(v) for v in values], index.astype(np.int64)
+    text = column.text
     names = sorted(set(text))
     lookup = {name: i for i, name in enumerate(names)}
     return names, np.array([lookup[t] for t in text], dtype=np.int64)
+
+
+def _label(value: float) -> str:
+    return str(int(value)) if value == int(value) else repr(float(value))
 
 
 def _column_summary(column: Column) -> dict[str, object]:
@@ -214,6 +216,8 @@ def _column_summary(column: Column) -> dict[str, object]:
 def select(table: Table, spec: TableSpec) -> tuple[np.ndarray, np.ndarray, list[str] | None]:
     """The chosen inputs (rows, D) float32, the targets (class index int64 or float32), and
     the class names (None for regression); TableError names a bad cell's line and column."""
+    target = table.column(spec.target, "target")
+    _complete(target, "the target", "target")
     inputs = []
     for name in spec.inputs:
         column = table.column(name, "inputs")
@@ -224,8 +228,6 @@ def select(table: Table, spec: TableSpec) -> tuple[np.ndarray, np.ndarray, list[
                              line, repr(name), "inputs")
         inputs.append(column.numbers)
     x = np.stack(inputs, axis=1).astype(np.float32)
-    target = table.column(spec.target, "target")
-    _complete(target, "the target", "target")
     if spec.task == "regression":
         if target.first_text is not None:
             line, text = target.first_text

@@ -26,7 +26,7 @@ from typing import get_args
 import numpy as np
 import torch
 
-from torchplay.spec.model import DataKind, DataSpec, FeatureSpec
+from torchplay.spec.model import OWN_DATA_KINDS, DataKind, DataSpec, FeatureSpec
 
 # "jitter a": an independent uniform offset in [-a*noise, a*noise] added to each coordinate
 # after the label is fixed; "target std s": Gaussian noise of std s*noise on the target.
@@ -41,6 +41,8 @@ NOISE_MEANING = {
     "multi_gauss": "target std 0.5 (six bumps of height +-1, sigma 1.2)",
     "poly1d": "target std 0.5 (target 2x^3 - x)",
     "sine1d": "target std 0.5 (target sin(pi x))",
+    "drawn": "classification: jitter 1.0; regression: target std 0.25 (targets in [-1, 1])",
+    "table": "none: an uploaded table's values are used as they are",
 }
 # Amplitude of the uniform coordinate jitter at noise = 1; gauss spreads its blobs instead.
 JITTER = {"circle": 2.5, "xor": 2.5, "gauss": 0.0, "spiral": 1.0, "moons": 1.5,
@@ -234,6 +236,8 @@ def previews(points: int = 200) -> list[dict[str, object]]:
     task, dimension, class count and the raw training and test points together."""
     found = []
     for kind in get_args(DataKind):
+        if kind in OWN_DATA_KINDS:
+            continue  # drawn points and tables are the user's own: nothing to preview
         spec = DataSpec(kind=kind, points=points)
         p = generate(spec)
         found.append({"kind": kind, "task": spec.task, "one_d": spec.is_1d,

@@ -123,7 +123,8 @@ class DataSpec(Strict):
 
     kind: DataKind = Field("circle", description="Dataset generator. circle, xor, gauss, spiral, "
                            "moons, checkerboard classify; plane, multi_gauss regress over the "
-                           "plane; poly1d, sine1d regress a 1-D curve.")
+                           "plane; poly1d, sine1d regress a 1-D curve; drawn is points drawn "
+                           "by hand (data.drawn), table an uploaded table (data.table).")
     classes: int = Field(3, ge=2, le=5, description="Number of spiral arms (spiral), or of "
                          "classes to draw (drawn); other toy classification sets have 2.")
     points: int = Field(500, ge=10, le=MAX_POINTS, description="Points generated, train and "
