@@ -36,6 +36,7 @@ function lossFor(schema, kind, spec) {
 }
 
 const THUMB = 40;
+const OWN_DATA = ['drawn', 'table'];
 
 /** A dataset's points in a thumbnail: class colours, or the target on a diverging scale. */
 function drawThumb(canvas, preview) {
@@ -71,7 +72,8 @@ export function mount(el, store) {
   for (const [group, title] of Object.entries(groups)) {
     const row = h('div', { class: 'tiles' });
     const inGroup = (k) => (store.schema.tasks[k] !== 'regression') === (group === 'classify');
-    for (const kind of kinds.filter(inGroup)) {
+    // drawn points and tables come from the Draw and Your table panels, not from a tile
+    for (const kind of kinds.filter((k) => inGroup(k) && !OWN_DATA.includes(k))) {
       const canvas = h('canvas', { class: 'thumb', width: THUMB, height: THUMB });
       const button = h('button', { class: 'tile', 'data-kind': kind,
         title: `${kind} (${purpose(store.schema, kind)})` },
@@ -86,7 +88,8 @@ export function mount(el, store) {
   function pick(kind) {
     const spec = store.state.spec;
     if (kind === spec.data.kind) return;
-    store.editMany([['data.kind', kind], ['loss.kind', lossFor(store.schema, kind, spec)]]);
+    store.editMany([['data.kind', kind], ['data.drawn', null], ['data.table', null],
+      ['loss.kind', lossFor(store.schema, kind, spec)]]);
   }
 
   const percent = (v) => `${Math.round(v * 100)}%`;
@@ -151,7 +154,7 @@ export function mount(el, store) {
     }
     const curve = store.schema.oneD.includes(spec.data.kind);
     classesField.hidden = spec.data.kind !== 'spiral';
-    featureField.hidden = curve;
+    featureField.hidden = curve || spec.data.kind === 'table'; // a table's inputs are columns
     degreeField.hidden = !curve;
     for (const [name, input] of featureInputs) input.checked = spec.features.inputs.includes(name);
     fields.sync();
