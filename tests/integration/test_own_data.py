@@ -164,3 +164,21 @@ async def test_drawn_points_train_and_bad_points_are_named(served: tuple[Any, Pa
             answer = await client.error()
             assert answer["field"] == field, answer
         await client.ping()
+
+
+async def test_a_saved_table_experiment_links_its_data_file(served: tuple[Any, Path]) -> None:
+    server, _ = served
+    digest = (await http(server, "POST", "/api/tables", content=CSV)).json()["hash"]
+    saved = await http(server, "POST", "/api/experiments", json={"spec": table_spec(digest)})
+    assert saved.status_code == 201, saved.text
+    found = (await http(server, "GET", f"/api/experiments/{saved.json()['id']}")).json()
+    assert found["links"]["data"].endswith("/data.csv")
+    data = await http(server, "GET", found["links"]["data"])
+    assert data.content == CSV and 'filename="data.csv"' in data.headers["content-disposition"]
+    script = await http(server, "GET", found["links"]["script"])
+    assert "DATA_FILE" in script.text and digest in script.text
+    plain = await http(server, "POST", "/api/experiments", json={"spec": {}})
+    other = (await http(server, "GET", f"/api/experiments/{plain.json()['id']}")).json()
+    assert other["links"]["data"] is None
+    missing = await http(server, "GET", f"/api/experiments/{plain.json()['id']}/data.csv")
+    assert missing.status_code == 404 and missing.json()["code"] == "no_dataset"

@@ -88,16 +88,24 @@ def table_view(spec: TableSpec, train_x: np.ndarray, test_x: np.ndarray) -> Tabl
     return TableView(mean, std, plane, extent)
 
 
+def table_arrays(spec: DataSpec, table: Table) -> tuple[np.ndarray, np.ndarray,
+                                                        list[str] | None, int]:
+    """A table's chosen inputs and targets shuffled by data.seed, the class names, and how
+    many rows go to training (data.train_fraction); TableError for a bad choice. Exported
+    scripts copy this function."""
+    x, y, names = select(table, spec.table)
+    order = np.random.default_rng(spec.seed).permutation(len(y))
+    n_train = min(max(round(len(y) * spec.train_fraction), 1), len(y) - 1)
+    return x[order], y[order], names, n_train
+
+
 def table_points(spec: DataSpec, table: Table) -> Points:
-    """A table's chosen columns, shuffled by data.seed and split by data.train_fraction."""
+    """A table's chosen columns, shuffled and split, as Points (extent: on the plane)."""
     assert spec.table is not None
     try:
-        x, y, names = select(table, spec.table)
+        x, y, names, n_train = table_arrays(spec, table)
     except TableError as exc:
         raise SpecError(f"data.table.{exc.field or 'hash'}", str(exc)) from None
-    order = np.random.default_rng(spec.seed).permutation(len(y))
-    x, y = x[order], y[order]
-    n_train = min(max(round(len(y) * spec.train_fraction), 1), len(y) - 1)
     view = table_view(spec.table, x[:n_train], x[n_train:])
     return Points(x[:n_train], y[:n_train], x[n_train:], y[n_train:], view.extent,
                   columns=list(spec.table.inputs), class_names=names)
