@@ -220,3 +220,26 @@ def test_a_link_to_a_table_this_server_lacks_says_so(page: Page, server: Any) ->
     expect(page.locator("#table-error")).to_have_text(re.compile(
         "does not have the table this link uses"))
     assert not play.errors
+
+
+def test_sixty_four_inputs_train_and_stay_readable(play: Playground, tmp_path: Path,
+                                                   artifacts: Path) -> None:
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((400, 64))
+    y = (x[:, :8].sum(axis=1) > 0).astype(int)
+    names = [f"f{i:02d}" for i in range(64)]
+    lines = [",".join(names + ["y"])] + [",".join(f"{v:.3f}" for v in row) + f",{t}"
+                                         for row, t in zip(x, y, strict=True)]
+    wide = tmp_path / "wide.csv"
+    wide.write_text("\n".join(lines) + "\n")
+    page = play.page
+    page.locator("#table-file").set_input_files(str(wide))
+    expect(page.locator("#table-title")).to_have_text(re.compile("400 rows · 65 columns"))
+    page.locator("#table-use").click()
+    play.wait_until("app.state.run && app.state.run.spec.data.kind === 'table' && "
+                    "app.state.frame && app.state.run.summary.features.length === 64")
+    expect(page.locator("#plane-note")).to_have_text(re.compile("of 64 standardised inputs"))
+    play.play()
+    play.wait_until("app.state.frame.epoch >= 5")
+    play.pause()
+    play.screenshot(artifacts, "own-data-64-inputs-1280")
