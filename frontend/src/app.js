@@ -38,12 +38,14 @@ import * as charts from './panels/charts.js';
 import * as loss from './panels/loss.js';
 import * as lessons from './panels/lessons.js';
 import * as compare from './panels/compare.js';
+import * as draw from './panels/draw.js';
+import * as upload from './panels/upload.js';
 
 /** Frames per second asked of the server: smooth, and within one core's drawing budget
  * (never above the server's own limit). */
 const FPS = 30;
 /** Panels whose controls edit the spec: read-only while a recording is shown. */
-const EDITORS = ['data', 'builder', 'training'];
+const EDITORS = ['data', 'builder', 'training', 'draw', 'upload'];
 
 /** @typedef {import('./types.js').AppState} AppState */
 /** @typedef {import('./types.js').Store} Store */
@@ -152,6 +154,8 @@ export class App {
       training.mount(at('training'), store), output.mount(at('output'), store),
       loss.mount(at('loss'), store), charts.mount(at('charts'), store),
       lessons.mount(at('lesson'), store), compare.mount(at('compare'), store),
+      // after output: drawing happens on the Output plane
+      draw.mount(at('draw'), store), upload.mount(at('upload'), store),
     ];
     document.body.classList.remove('loading');
     this.setReadOnly(Boolean(this.state.recorded));
@@ -377,7 +381,7 @@ export class App {
 
   onError(m) {
     const spec = this.state.spec;
-    if (m.code === 'invalid_spec' || m.code === 'busy') {
+    if (m.code === 'invalid_spec' || m.code === 'busy' || m.code === 'no_dataset') {
       this.startsInFlight = Math.max(0, this.startsInFlight - 1);
       this.state.status.pending = this.startsInFlight > 0;
       const recorded = this.state.recorded;

@@ -18,6 +18,8 @@ export const FILES = {
     'final weights (state_dict)'],
   script: ['script.py', 'A standalone script (numpy and torch only) that rebuilds and trains it',
     'plain PyTorch that trains it'],
+  data: ['data.csv', 'The uploaded table it trains on: the script reads it from beside itself',
+    'the table, for the script'],
 };
 
 /** A menu row: the file's control and what it is. */
@@ -32,7 +34,9 @@ export function menuItem(control) {
  * @param {Record<string, string|null>} links
  */
 export function savedLinks(links) {
-  return Object.entries(FILES).map(([key, [label, title]]) => (links[key]
+  // data.csv exists only for an uploaded table
+  return Object.entries(FILES).filter(([key]) => key !== 'data' || links.data).map(
+    ([key, [label, title]]) => (links[key]
     ? h('a', { class: 'download', href: links[key], download: '', title, 'data-file': key },
       label)
     : h('span', { class: 'download missing', title: 'Saved without a run: no curves or weights',

@@ -15,12 +15,15 @@ from torchplay import __version__
 from torchplay.api.experiments import router as experiments_router
 from torchplay.api.lessons import router as lessons_router
 from torchplay.api.messages import MAX_FPS, MAX_MESSAGE_BYTES, MAX_STEPS_PER_REQUEST
+from torchplay.api.tables import LIMITS as TABLE_LIMITS
+from torchplay.api.tables import router as tables_router
 from torchplay.api.ws import Connection
 from torchplay.data.toy import previews
 from torchplay.serve.runner import Runner
 from torchplay.settings import Settings
 from torchplay.spec.model import (
     LIVE_SECTIONS,
+    OWN_DATA_KINDS,
     REGRESSION_1D_KINDS,
     SPEC_VERSION,
     DataKind,
@@ -85,11 +88,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         a run, each dataset's task, and the protocol's own limits."""
         return {**ExperimentSpec.model_json_schema(), "x-torchplay": {
             "live_fields": list(LIVE_SECTIONS),
-            "tasks": {kind: DataSpec(kind=kind).task for kind in get_args(DataKind)},
+            # drawn points and tables: the task is their own (data.drawn.task, data.table.task)
+            "tasks": {kind: None if kind in OWN_DATA_KINDS else DataSpec(kind=kind).task
+                      for kind in get_args(DataKind)},
             "one_d": list(REGRESSION_1D_KINDS),
             "limits": {"max_fps": MAX_FPS, "max_steps_per_request": MAX_STEPS_PER_REQUEST,
                        "max_message_bytes": MAX_MESSAGE_BYTES,
-                       "max_name": MAX_NAME, "max_note": MAX_NOTE}}}
+                       "max_name": MAX_NAME, "max_note": MAX_NOTE,
+                       "table": TABLE_LIMITS}}}
 
     @app.get("/api/datasets")
     def datasets() -> list[dict[str, Any]]:
@@ -112,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(experiments_router)
     app.include_router(lessons_router)
+    app.include_router(tables_router)
 
     app.mount("/static", StaticFiles(directory=static), name="static")
     return app

@@ -177,6 +177,8 @@ class LinksOut(BaseModel):
     script: str
     metrics: str | None = Field(description="Null without a recorded run.")
     weights: str | None = Field(description="Null without a recorded run.")
+    data: str | None = Field(None, description="The uploaded table (data.csv, for the script); "
+                             "null unless data.kind is table.")
 
 
 class ExperimentOut(BaseModel):
@@ -248,7 +250,9 @@ async def get_experiment(experiment_id: str, store: StoreDep) -> Response:
             "links": {"page": f"/e/{found.id}", "spec": f"{base}/spec.json",
                       "script": f"{base}/script.py",
                       "metrics": f"{base}/metrics.csv" if with_run else None,
-                      "weights": f"{base}/weights.pt" if with_run else None}}
+                      "weights": f"{base}/weights.pt" if with_run else None,
+                      "data": f"{base}/data.csv" if found.spec.get("data", {}).get("table")
+                      else None}}
     # The run is stored as JSON already (megabytes for long runs): splice it in, not re-encode.
     encoded = orjson.dumps(meta)[:-1] + b',"run":' + (found.run_json or b"null") + b"}"
     return Response(encoded, media_type="application/json")
@@ -304,6 +308,20 @@ async def experiment_script(experiment_id: str, store: StoreDep) -> Response:
     found = await _find(store, experiment_id)
     script = script_for(ExperimentSpec.model_validate(found.spec))
     return _download(script, "text/x-python; charset=utf-8", f"torchplay-{found.id}.py")
+
+
+@router.get("/experiments/{experiment_id}/data.csv", responses={
+    **_errors(404), 200: {"content": {"text/csv": {}}, "description": "The uploaded table."}})
+async def experiment_data(experiment_id: str, store: StoreDep) -> Response:
+    """The uploaded table an experiment of data.kind "table" trains on, byte for byte: the
+    exported script reads it as data.csv beside itself."""
+    found = await _find(store, experiment_id)
+    table = ExperimentSpec.model_validate(found.spec).data.table
+    stored = None if table is None else await asyncio.to_thread(store.dataset, table.hash)
+    if stored is None:
+        raise ApiError(404, "no_dataset", "this experiment trains on no uploaded table (or "
+                       "this server lacks it)", "id")
+    return _download(stored[1], "text/csv; charset=utf-8", "data.csv")
 
 
 @router.get("/experiments/{anything:path}", include_in_schema=False)

@@ -31,6 +31,7 @@ from torchplay.api.messages import (
     error,
     validation_error,
 )
+from torchplay.api.tables import shelve
 from torchplay.engine.history import Cursor
 from torchplay.engine.session import resolve_device
 from torchplay.lessons.gradcheck import CheckRefused, check_now
@@ -173,6 +174,15 @@ class Connection:
             except ValidationError as exc:
                 self.reply(validation_error(exc, merged, "invalid_spec",
                                             prefix=f"variants.{k}.patch"))
+                return
+        for k, spec in enumerate([message.spec, *(variants or [])]):
+            table = spec.data.table
+            if table is not None and (self.store is None or
+                                      await shelve(self.store, table.hash) is None):
+                field = "spec.data.table.hash" if k == 0 else \
+                    f"variants.{k - 1}.patch.data.table.hash"
+                self.reply(error("no_dataset", f"{field}: this server has no data set with "
+                                 f"hash {table.hash[:12]}…; upload the file here again", field))
                 return
         try:  # a device this server lacks is refused before the run it would replace is dropped
             resolve_device(self.runner.device if wanted == "auto" else wanted)

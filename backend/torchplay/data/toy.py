@@ -26,7 +26,7 @@ from typing import get_args
 import numpy as np
 import torch
 
-from torchplay.spec.model import DataKind, DataSpec, FeatureSpec
+from torchplay.spec.model import OWN_DATA_KINDS, DataKind, DataSpec, FeatureSpec
 
 # "jitter a": an independent uniform offset in [-a*noise, a*noise] added to each coordinate
 # after the label is fixed; "target std s": Gaussian noise of std s*noise on the target.
@@ -41,6 +41,8 @@ NOISE_MEANING = {
     "multi_gauss": "target std 0.5 (six bumps of height +-1, sigma 1.2)",
     "poly1d": "target std 0.5 (target 2x^3 - x)",
     "sine1d": "target std 0.5 (target sin(pi x))",
+    "drawn": "classification: jitter 1.0; regression: target std 0.25 (targets in [-1, 1])",
+    "table": "none: an uploaded table's values are used as they are",
 }
 # Amplitude of the uniform coordinate jitter at noise = 1; gauss spreads its blobs instead.
 JITTER = {"circle": 2.5, "xor": 2.5, "gauss": 0.0, "spiral": 1.0, "moons": 1.5,
@@ -64,6 +66,8 @@ class Points:
     test_x: np.ndarray
     test_y: np.ndarray
     extent: tuple[float, float, float, float]  # (x_min, x_max, y_min, y_max); 1-D: x and target
+    columns: list[str] | None = None  # input names (D of them); None: a toy set's x1, x2 (or x)
+    class_names: list[str] | None = None  # None: classes are numbered
 
 
 def _rule(kind: str, x: np.ndarray) -> np.ndarray:
@@ -186,11 +190,17 @@ FEATURE_MAPS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = 
 class Features:
     """The feature map of FeatureSpec plus standardisation fitted on the training inputs."""
 
-    def __init__(self, spec: FeatureSpec, is_1d: bool, train_x: torch.Tensor) -> None:
+    def __init__(self, spec: FeatureSpec, is_1d: bool, train_x: torch.Tensor,
+                 columns: list[str] | None = None) -> None:
+        """columns: the names of D raw input columns (a table), which pass through as they
+        are (standardised if asked); `spec.inputs` and `degree` apply to toy sets only."""
         self.is_1d = is_1d
         self.degree = spec.degree
         self.inputs = list(spec.inputs)
-        if is_1d:
+        self.columns = columns
+        if columns is not None:
+            self.names = list(columns)
+        elif is_1d:
             self.names = ["x"] + [f"x^{p}" for p in range(2, spec.degree + 1)]
         else:
             self.names = list(spec.inputs)
@@ -203,9 +213,11 @@ class Features:
             self.std = feats.std(dim=0, unbiased=False).clamp_min(1e-8).float()
 
     def _raw_features(self, raw: torch.Tensor) -> torch.Tensor:
-        want = 1 if self.is_1d else 2
+        want = len(self.columns) if self.columns is not None else 1 if self.is_1d else 2
         if raw.ndim != 2 or raw.shape[1] != want:
             raise ValueError(f"raw inputs must have shape (N, {want}), got {tuple(raw.shape)}")
+        if self.columns is not None:
+            return raw
         if self.is_1d:
             # Repeated products keep odd powers of negative x signed without trusting float pow.
             return torch.cumprod(raw.expand(-1, self.degree), dim=1)
@@ -224,6 +236,8 @@ def previews(points: int = 200) -> list[dict[str, object]]:
     task, dimension, class count and the raw training and test points together."""
     found = []
     for kind in get_args(DataKind):
+        if kind in OWN_DATA_KINDS:
+            continue  # drawn points and tables are the user's own: nothing to preview
         spec = DataSpec(kind=kind, points=points)
         p = generate(spec)
         found.append({"kind": kind, "task": spec.task, "one_d": spec.is_1d,

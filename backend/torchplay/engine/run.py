@@ -19,7 +19,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from torchplay.data.toy import Features, generate
+from torchplay.data.sources import load_points, table_view
+from torchplay.data.toy import Features
 from torchplay.engine.build import (
     build_model,
     forward,
@@ -65,9 +66,12 @@ class Run:
     def __init__(self, spec: ExperimentSpec, device: torch.device) -> None:
         self.spec = spec
         self.device = device
-        self.points = generate(spec.data)
+        self.points = load_points(spec.data)
         raw_train = torch.from_numpy(self.points.train_x)
-        self.features = Features(spec.features, spec.data.is_1d, raw_train)
+        # A table's D inputs are shown on a plane through them (the principal plane by default)
+        self.view = None if spec.data.table is None else table_view(
+            spec.data.table, self.points.train_x, self.points.test_x)
+        self.features = Features(spec.features, spec.data.is_1d, raw_train, self.points.columns)
         self.x_train = self.features(raw_train).to(device)  # (N_train, F)
         self.x_test = self.features(torch.from_numpy(self.points.test_x)).to(device)
         self.y_train = torch.from_numpy(self.points.train_y).to(device)

@@ -107,7 +107,9 @@ def _grid(run: Run, n: int, side_1d: int) -> tuple[torch.Tensor, torch.Tensor]:
         extent = run.points.extent
         raw = probes.line_points(extent, side_1d) if run.spec.data.is_1d else \
             probes.grid_points(extent, n)
-        run.grids[key] = (raw, run.features(raw.to(run.device)).T.contiguous())
+        inputs = raw if run.view is None else torch.from_numpy(
+            run.view.from_plane(raw.numpy()).astype("float32"))  # the plane, lifted
+        run.grids[key] = (raw, run.features(inputs.to(run.device)).T.contiguous())
     return run.grids[key]
 
 
@@ -124,15 +126,32 @@ def summary(run: Run) -> dict[str, Any]:
     return {"parameters": sum(p.numel() for p in run.model.parameters()),
             "layers": layers, "device": str(run.device), "features": run.features.names,
             "task": run.spec.data.task, "classes": run.spec.data.n_classes,
-            "output_dim": run.spec.output_dim, "steps_per_epoch": run.steps_per_epoch}
+            "class_names": run.points.class_names, "output_dim": run.spec.output_dim,
+            "steps_per_epoch": run.steps_per_epoch}
+
+
+MAX_SHOWN_POINTS = 5_000  # of each set, for tables: the page draws these
 
 
 def dataset(run: Run) -> dict[str, Any]:
     """The raw points, for the page to draw under the boundary."""
     p = run.points
-    return {"train_x": p.train_x.tolist(), "train_y": p.train_y.tolist(),
-            "test_x": p.test_x.tolist(), "test_y": p.test_y.tolist(),
-            "extent": list(p.extent)}
+    if run.view is None:
+        return {"train_x": p.train_x.tolist(), "train_y": p.train_y.tolist(),
+                "test_x": p.test_x.tolist(), "test_y": p.test_y.tolist(),
+                "extent": list(p.extent)}
+    # More than two inputs: the points as projected onto the plane, at most MAX_SHOWN_POINTS
+    # of each set (they are shuffled, so the first are a fair sample).
+    shown, view = MAX_SHOWN_POINTS, run.view
+    plane = view.plane
+    return {"train_x": view.to_plane(p.train_x[:shown]).round(4).tolist(),
+            "train_y": p.train_y[:shown].tolist(),
+            "test_x": view.to_plane(p.test_x[:shown]).round(4).tolist(),
+            "test_y": p.test_y[:shown].tolist(), "extent": list(p.extent),
+            "plane": {"labels": list(plane.labels), "explained": plane.explained,
+                      "inputs": len(plane.origin), "train_points": len(p.train_y),
+                      "test_points": len(p.test_y)},
+            "class_names": p.class_names}
 
 
 def recording(run: Run, shown: dict[str, Any]) -> tuple[dict[str, Any], bytes]:

@@ -95,6 +95,9 @@ def _section(schema: dict[str, Any], name: str, model: dict[str, Any], lines: li
     nested = []
     for field, node in model.get("properties", {}).items():
         target = _resolve(schema, node)
+        optional = [o for o in node.get("anyOf", []) if "$ref" in o]  # an object or null
+        if len(optional) == 1:
+            target = _resolve(schema, optional[0])
         if target is not node and "properties" in target:
             nested.append((f"{name}.{field}", target))
         meaning = _cell(node.get("description", target.get("description", "")))

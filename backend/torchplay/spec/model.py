@@ -23,6 +23,12 @@ MAX_PARAMETERS = 2_000_000
 MAX_EPOCHS = 1_000_000
 
 CLASSIFICATION_KINDS = ("circle", "xor", "gauss", "spiral", "moons", "checkerboard")
+# Your own data: the task is the data's own (DrawnSpec.task, TableSpec.task), not the kind's.
+OWN_DATA_KINDS = ("drawn", "table")
+DRAWN_HALF_WIDTH = 6.0  # drawn points lie in [-6, 6]^2, the toy sets' window
+MAX_DRAWN_TARGET = 1.0  # a drawn regression target lies in [-1, 1]
+MAX_TABLE_INPUTS = 64
+MAX_TABLE_CLASSES = 20
 REGRESSION_2D_KINDS = ("plane", "multi_gauss")
 REGRESSION_1D_KINDS = ("poly1d", "sine1d")
 FEATURES_2D = ("x1", "x2", "x1_sq", "x2_sq", "x1_x2", "sin_x1", "sin_x2")
@@ -46,8 +52,70 @@ class Strict(BaseModel):
 
 DataKind = Literal[
     "circle", "xor", "gauss", "spiral", "moons", "checkerboard",
-    "plane", "multi_gauss", "poly1d", "sine1d",
+    "plane", "multi_gauss", "poly1d", "sine1d", "drawn", "table",
 ]
+Task = Literal["classification", "regression"]
+Coordinate = Annotated[float, Field(ge=-DRAWN_HALF_WIDTH, le=DRAWN_HALF_WIDTH)]
+ColumnName = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class DrawnSpec(Strict):
+    """Points drawn on the Output plane, columnar: point i is (x1[i], x2[i]) with value[i]."""
+
+    task: Task = Field("classification", description="classification: value is the class "
+                       "index (0 .. data.classes - 1); regression: value is the target in "
+                       "[-1, 1].")
+    x1: list[Coordinate] = Field(default_factory=list, max_length=MAX_POINTS, description=
+                                 "First coordinates, each in [-6, 6].")
+    x2: list[Coordinate] = Field(default_factory=list, max_length=MAX_POINTS, description=
+                                 "Second coordinates, each in [-6, 6].")
+    value: list[float] = Field(default_factory=list, max_length=MAX_POINTS, description=
+                               "Class index or target value of each point.")
+
+    @model_validator(mode="after")
+    def _columns_agree(self) -> DrawnSpec:
+        if not len(self.x1) == len(self.x2) == len(self.value):
+            raise SpecError("value", f"x1, x2 and value must be equally long (they have "
+                            f"{len(self.x1)}, {len(self.x2)} and {len(self.value)} entries)")
+        for i, v in enumerate(self.value):
+            if self.task == "classification" and (v != int(v) or not 0 <= v < 5):
+                raise SpecError(f"value.{i}", f"{v} is not a class index 0 .. 4")
+            if self.task == "regression" and abs(v) > MAX_DRAWN_TARGET:
+                raise SpecError(f"value.{i}", f"{v} is outside the target range [-1, 1]")
+        return self
+
+
+class TableSpec(Strict):
+    """An uploaded table (stored by the server under its content hash) and how it is read."""
+
+    hash: str = Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the uploaded file, "
+                      "as POST /api/tables answers it.")
+    target: ColumnName = Field(description="The column to predict.")
+    inputs: list[ColumnName] = Field(min_length=2, max_length=MAX_TABLE_INPUTS, description=
+                                     "The input columns, in this order (numbers only).")
+    task: Task = Field("classification", description="classification: the target's distinct "
+                       "values are the classes, in the documented order; regression: the "
+                       "target is a number.")
+    classes: int = Field(2, ge=2, le=MAX_TABLE_CLASSES, description="classification: how "
+                         "many distinct target values the table has (checked against it).")
+    plane: list[ColumnName] = Field(default_factory=list, max_length=2, description="The "
+                                    "Output plane for more than 2 inputs: empty is the first "
+                                    "two principal components of the standardised inputs; "
+                                    "two input names show those two columns.")
+
+    @model_validator(mode="after")
+    def _columns(self) -> TableSpec:
+        if len(set(self.inputs)) != len(self.inputs):
+            raise SpecError("inputs", "lists a column twice")
+        if self.target in self.inputs:
+            raise SpecError("inputs", f"{self.target!r} is the target; it cannot be an input too")
+        if len(self.plane) == 1 or len(set(self.plane)) != len(self.plane):
+            raise SpecError("plane", "name two different input columns, or none for the "
+                            "principal plane")
+        for name in self.plane:
+            if name not in self.inputs:
+                raise SpecError("plane", f"{name!r} is not one of the input columns")
+        return self
 
 
 class DataSpec(Strict):
@@ -55,9 +123,10 @@ class DataSpec(Strict):
 
     kind: DataKind = Field("circle", description="Dataset generator. circle, xor, gauss, spiral, "
                            "moons, checkerboard classify; plane, multi_gauss regress over the "
-                           "plane; poly1d, sine1d regress a 1-D curve.")
-    classes: int = Field(3, ge=2, le=5, description="Number of spiral arms (spiral only; other "
-                         "classification sets have 2 classes).")
+                           "plane; poly1d, sine1d regress a 1-D curve; drawn is points drawn "
+                           "by hand (data.drawn), table an uploaded table (data.table).")
+    classes: int = Field(3, ge=2, le=5, description="Number of spiral arms (spiral), or of "
+                         "classes to draw (drawn); other toy classification sets have 2.")
     points: int = Field(500, ge=10, le=MAX_POINTS, description="Points generated, train and "
                         "test together.")
     noise: float = Field(0.0, ge=0.0, le=1.0, description="Noise level from 0 (clean) to 1 "
@@ -68,17 +137,47 @@ class DataSpec(Strict):
     test_shift: float = Field(0.0, ge=-3.0, le=3.0, description="Moves the test distribution "
                               "along every input axis by this much (in units of the data's "
                               "half-width) to show distribution shift; 0 draws test and train "
-                              "alike.")
+                              "alike. Not for uploaded tables.")
+    drawn: DrawnSpec | None = Field(None, description="kind drawn: the points themselves "
+                                    "(`points` does not apply).")
+    table: TableSpec | None = Field(None, description="kind table: the uploaded table and its "
+                                    "columns (`points`, `noise` and `test_shift` do not apply).")
+
+    @model_validator(mode="after")
+    def _own_data(self) -> DataSpec:
+        for kind in OWN_DATA_KINDS:
+            present = getattr(self, kind) is not None
+            if present and self.kind != kind:
+                raise SpecError(kind, f"only kind {kind} has {kind} data; remove it "
+                                f"(null) for kind {self.kind}")
+            if not present and self.kind == kind:
+                raise SpecError(kind, f"kind {kind} needs its {kind} data")
+        if self.drawn is not None:
+            if len(self.drawn.value) < 2:
+                raise SpecError("drawn.value", "draw at least 2 points (one to train on, one "
+                                "to test)")
+            if self.drawn.task == "classification" and max(self.drawn.value) >= self.classes:
+                raise SpecError("drawn.value", f"a point has class {int(max(self.drawn.value))}"
+                                f" but data.classes is {self.classes}")
+        if self.test_shift != 0 and self.kind == "table":
+            raise SpecError("test_shift", "an uploaded table has no shift; set 0")
+        return self
 
     @property
     def task(self) -> Literal["classification", "regression"]:
+        if self.drawn is not None:
+            return self.drawn.task
+        if self.table is not None:
+            return self.table.task
         return "classification" if self.kind in CLASSIFICATION_KINDS else "regression"
 
     @property
     def n_classes(self) -> int:
         if self.task == "regression":
             return 0
-        return self.classes if self.kind == "spiral" else 2
+        if self.table is not None:
+            return self.table.classes
+        return self.classes if self.kind in ("spiral", "drawn") else 2
 
     @property
     def is_1d(self) -> bool:
@@ -369,7 +468,7 @@ class ExperimentSpec(Strict):
             if self.training.batch_size < 2:
                 raise SpecError("training.batch_size", "BatchNorm needs at least 2 points per "
                                 "batch to normalise over")
-            if train_count(self.data) < 2:
+            if self.data.table is None and train_count(self.data) < 2:
                 raise SpecError("data.points", "BatchNorm needs at least 2 training points")
         if parameter_count(self) > MAX_PARAMETERS:
             raise SpecError("network.layers", f"the network has {parameter_count(self):,} "
@@ -378,6 +477,8 @@ class ExperimentSpec(Strict):
 
     @property
     def input_dim(self) -> int:
+        if self.data.table is not None:  # D raw columns; features.inputs is for 2-D sets
+            return len(self.data.table.inputs)
         return self.features.degree if self.data.is_1d else len(self.features.inputs)
 
     @property
@@ -390,7 +491,8 @@ class ExperimentSpec(Strict):
 def train_count(data: DataSpec) -> int:
     """How many of the points go to training: data.generate's split, which cannot call this
     (its source is copied into exported scripts); a test checks the two agree."""
-    return min(max(round(data.points * data.train_fraction), 1), data.points - 1)
+    points = len(data.drawn.value) if data.drawn is not None else data.points
+    return min(max(round(points * data.train_fraction), 1), points - 1)
 
 
 def parameter_count(spec: ExperimentSpec) -> int:

@@ -15,6 +15,7 @@ from typing import Any
 from torchplay.data import toy as data
 from torchplay.engine.build import OPTIMIZERS, SeededDropout, optimizer_options
 from torchplay.spec.model import (
+    OWN_DATA_KINDS,
     ActivationLayer,
     BatchNormLayer,
     BiasInitSpec,
@@ -25,6 +26,7 @@ from torchplay.spec.model import (
     LinearLayer,
     ScheduleSpec,
 )
+from torchplay.store.owncode import own_data_code
 
 # --- data ---------------------------------------------------------------------------------
 
@@ -73,6 +75,8 @@ def _literal(value: Any) -> str:
 def data_code(spec: ExperimentSpec) -> str:
     """DATA, the constants, Points and generate() with the functions it calls (data.py's)."""
     d = spec.data
+    if d.kind in OWN_DATA_KINDS:
+        return own_data_code(spec)
     sources = [_only_branch(inspect.getsource(f), d.kind)
                for f in (data._rule, data._polar, data._sample, data._span, data.generate)]
     if "_polar(" not in sources[2]:
@@ -107,7 +111,11 @@ FEATURE_CODE = {"x1": "a", "x2": "b", "x1_sq": "a * a", "x2_sq": "b * b", "x1_x2
 def features_code(spec: ExperimentSpec) -> str:
     """features(raw) and prepare(): the inputs and targets as the network sees them."""
     f = spec.features
-    if spec.data.is_1d:
+    if spec.data.table is not None:
+        doc = ", ".join(spec.data.table.inputs)
+        body = "    return raw  # a table's columns are the inputs as they are"
+        shape = f"(N, {len(spec.data.table.inputs)})"
+    elif spec.data.is_1d:
         doc = f"x, x^2 .. x^{f.degree}" if f.degree > 1 else "x"
         body = (f"    # Repeated products keep odd powers of negative x signed.\n"
                 f"    return torch.cumprod(raw.expand(-1, {f.degree}), dim=1)")

@@ -2,7 +2,9 @@
 
 A saved experiment is its spec, a name and a note, and optionally the recorded run: the run as
 JSON (curves, final frame, summary, points) and the weights as the bytes of a torch.save'd
-state_dict. This module stores text and bytes and knows no torch; the engine produces them.
+state_dict. Uploaded tables (data.kind "table") are kept once each, by content hash, in
+`datasets`; a spec refers to one by its hash. This module stores text and bytes and knows no
+torch; the engine produces them.
 
 An acknowledged save is on disk: every write commits with `synchronous=FULL`, which fsyncs the
 write-ahead log, so killing the process (or the machine) right after loses nothing that was
@@ -26,7 +28,7 @@ from typing import Any
 
 import orjson
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Schema version v is reached by running MIGRATIONS[v - 1] on a file at version v - 1 (a new
 # file is at version 0). Append only: files written by older servers upgrade step by step.
@@ -43,6 +45,13 @@ MIGRATIONS: tuple[str, ...] = (
         spec_version INTEGER NOT NULL,  -- the spec's version when it was saved
         run TEXT,                       -- the recorded run as JSON; NULL: the setup alone
         weights BLOB                    -- torch.save'd state_dict; NULL without a run
+    )""",
+    # 3: uploaded tables (data.kind "table"), stored once by content
+    """CREATE TABLE datasets (
+        hash TEXT PRIMARY KEY,          -- SHA-256 of the bytes, lowercase hex
+        name TEXT NOT NULL,             -- the uploaded file's name
+        bytes BLOB NOT NULL,            -- the file as uploaded (UTF-8 CSV or TSV)
+        created TEXT NOT NULL           -- ISO 8601, UTC, of the first upload
     )""",
 )
 
@@ -151,8 +160,7 @@ class Store:
         spec_json = orjson.dumps(new.spec)
         run_json = None if new.run is None else orjson.dumps(new.run)
         _check(new, spec_json, run_json)
-        created = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        row = (created, new.name, new.note, spec_json.decode(), new.spec_version,
+        row = (_now(), new.name, new.note, spec_json.decode(), new.spec_version,
                None if run_json is None else run_json.decode(), new.weights)
         try:
             return self._insert(row)
@@ -190,6 +198,23 @@ class Store:
                                    (experiment_id,)).fetchone()
         return None if row is None else row[0]
 
+    def put_dataset(self, digest: str, name: str, data: bytes) -> bool:
+        """Keep an uploaded file under its hash; False when it was already kept (the first
+        name stays)."""
+        if len(name) > MAX_NAME:
+            raise StoreError(f"name: {len(name):,} characters; the limit is {MAX_NAME:,}")
+        with self._transaction() as db:
+            cursor = db.execute("INSERT OR IGNORE INTO datasets VALUES (?, ?, ?, ?)",
+                                (digest, name, data, _now()))
+            return cursor.rowcount == 1
+
+    def dataset(self, digest: str) -> tuple[str, bytes] | None:
+        """The name and bytes of the uploaded file with this hash, or None."""
+        with self._lock:
+            row = self._db.execute("SELECT name, bytes FROM datasets WHERE hash = ?",
+                                   (digest,)).fetchone()
+        return None if row is None else (row[0], bytes(row[1]))
+
     def count(self) -> int:
         with self._lock:
             return self._db.execute("SELECT COUNT(*) FROM experiments").fetchone()[0]
@@ -197,6 +222,10 @@ class Store:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _check(new: NewExperiment, spec_json: bytes, run_json: bytes | None) -> None:

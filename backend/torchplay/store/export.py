@@ -57,7 +57,10 @@ def script_for(spec: ExperimentSpec) -> str:
     parts = [data_code(spec), features_code(spec), model_code(spec),
              training_code(spec), "# --- curves, laid out as torchplay's metrics.csv\n" +
              inspect.getsource(metrics_csv), _main_code(spec)]
-    script = _header(spec) + "\n\n" + "\n\n\n".join(part.strip("\n") for part in parts) + "\n"
+    header = _header(spec)
+    if spec.data.table is not None:  # it reads the table beside it
+        header = header.replace("import math\n", "import hashlib\nimport math\nimport os\n", 1)
+    script = header + "\n\n" + "\n\n\n".join(part.strip("\n") for part in parts) + "\n"
     if "math." not in script.split("from torch.nn import functional as F", 1)[1]:
         script = script.replace("import math\n", "", 1)  # an unused import is noise to a reader
     return script

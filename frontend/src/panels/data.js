@@ -36,6 +36,7 @@ function lossFor(schema, kind, spec) {
 }
 
 const THUMB = 40;
+const OWN_DATA = ['drawn', 'table'];
 
 /** A dataset's points in a thumbnail: class colours, or the target on a diverging scale. */
 function drawThumb(canvas, preview) {
@@ -71,7 +72,8 @@ export function mount(el, store) {
   for (const [group, title] of Object.entries(groups)) {
     const row = h('div', { class: 'tiles' });
     const inGroup = (k) => (store.schema.tasks[k] !== 'regression') === (group === 'classify');
-    for (const kind of kinds.filter(inGroup)) {
+    // drawn points and tables come from the Draw and Your table panels, not from a tile
+    for (const kind of kinds.filter((k) => inGroup(k) && !OWN_DATA.includes(k))) {
       const canvas = h('canvas', { class: 'thumb', width: THUMB, height: THUMB });
       const button = h('button', { class: 'tile', 'data-kind': kind,
         title: `${kind} (${purpose(store.schema, kind)})` },
@@ -86,25 +88,27 @@ export function mount(el, store) {
   function pick(kind) {
     const spec = store.state.spec;
     if (kind === spec.data.kind) return;
-    store.editMany([['data.kind', kind], ['loss.kind', lossFor(store.schema, kind, spec)]]);
+    store.editMany([['data.kind', kind], ['data.drawn', null], ['data.table', null],
+      ['loss.kind', lossFor(store.schema, kind, spec)]]);
   }
 
   const percent = (v) => `${Math.round(v * 100)}%`;
   const classesField = fields.add(store, 'data.classes', { label: 'Classes (spiral arms)' });
-  const sampling = h('div', { class: 'grid2' },
-    fields.add(store, 'data.noise', { label: 'Noise', kind: 'range', step: 0.05, format: percent }),
+  const noiseField = fields.add(store, 'data.noise', { label: 'Noise', kind: 'range', step: 0.05,
+    format: percent });
+  const pointsField = fields.add(store, 'data.points', { label: 'Points' });
+  const shiftField = fields.add(store, 'data.test_shift', { label: 'Test shift', kind: 'range',
+    step: 0.25, format: (v) => (v ? `${v > 0 ? '+' : ''}${v}` : 'none') });
+  const sampling = h('div', { class: 'grid2' }, noiseField,
     fields.add(store, 'data.train_fraction', { label: 'Train share', kind: 'range', step: 0.05,
       format: percent }),
-    fields.add(store, 'data.points', { label: 'Points' }),
-    fields.add(store, 'training.batch_size', { label: 'Batch size' }),
+    pointsField, fields.add(store, 'training.batch_size', { label: 'Batch size' }),
     fields.add(store, 'data.seed', { label: 'Data seed' }),
     h('div', { class: 'field regen' }, h('button', { class: 'ghost', id: 'regenerate',
       title: 'Draw a new data set (a new data seed)', onclick: () => {
         const max = store.schema.node('data.seed', store.state.spec)?.maximum ?? 2 ** 31 - 1;
         store.edit('data.seed', Math.floor(Math.random() * Math.min(max, 1e6)));
-      } }, '↻ Regenerate')),
-    fields.add(store, 'data.test_shift', { label: 'Test shift', kind: 'range', step: 0.25,
-      format: (v) => (v ? `${v > 0 ? '+' : ''}${v}` : 'none') }));
+      } }, '↻ Regenerate')), shiftField);
 
   // Features: toggles over the schema's list, in the schema's order.
   const featureNames = store.schema.options('features.inputs', store.state.spec);
@@ -151,7 +155,13 @@ export function mount(el, store) {
     }
     const curve = store.schema.oneD.includes(spec.data.kind);
     classesField.hidden = spec.data.kind !== 'spiral';
-    featureField.hidden = curve;
+    // A table's inputs are its columns, its rows its points, its values as they are; drawn
+    // points are as many as were drawn.
+    const table = spec.data.kind === 'table';
+    featureField.hidden = curve || table;
+    pointsField.hidden = table || spec.data.kind === 'drawn';
+    noiseField.hidden = table;
+    shiftField.hidden = table;
     degreeField.hidden = !curve;
     for (const [name, input] of featureInputs) input.checked = spec.features.inputs.includes(name);
     fields.sync();

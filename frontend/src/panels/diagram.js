@@ -18,6 +18,7 @@ import { featureLabel } from './data.js';
 const TOP = 40; // px for column titles
 const LEFT = 46; // px for input feature labels
 const RIGHT = 56; // px for output labels
+const MANY_INPUTS = 12; // more inputs than this get a compact column of their own
 
 /** @param {HTMLElement} el @param {Store} store */
 export function mount(el, store) {
@@ -55,12 +56,18 @@ export function mount(el, store) {
     const cols = columnsOf(state);
     const width = box.clientWidth;
     const height = box.clientHeight;
-    const maxShown = Math.max(...cols.map((c) => c.shown));
-    const size = Math.max(6, Math.min(40, Math.floor((height - TOP - 10) / (maxShown * 1.18))));
+    // Many inputs (a wide table) are drawn as a compact column of their own, so that the
+    // hidden layers keep their size.
+    const fits = (shown) => Math.max(6, Math.min(40, Math.floor((height - TOP - 10)
+      / (shown * 1.18))));
+    const compact = (col) => col.kind === 'input' && col.shown > MANY_INPUTS;
+    const size = fits(Math.max(1, ...cols.filter((c) => !compact(c)).map((c) => c.shown)));
     const span = width - LEFT - RIGHT - size;
     cols.forEach((col, c) => {
-      col.x = LEFT + (cols.length > 1 ? (c * span) / (cols.length - 1) : span / 2);
-      const gap = size * 1.18;
+      col.size = compact(col) ? Math.min(size, fits(col.shown)) : size;
+      col.x = LEFT + (cols.length > 1 ? (c * span) / (cols.length - 1) : span / 2)
+        + (size - col.size);
+      const gap = col.size * 1.18;
       const top = TOP + (height - TOP - 6 - col.shown * gap) / 2;
       col.ys = Array.from({ length: col.shown }, (_, j) => top + j * gap);
     });
@@ -78,7 +85,7 @@ export function mount(el, store) {
         col.units > col.shown ? h('small', { text: ` (${col.shown} of ${col.units})` }) : null);
       nodes.push(title);
       canvases.push(col.ys.map((y, j) => {
-        const style = `left:${col.x}px;top:${y}px;width:${size}px;height:${size}px`;
+        const style = `left:${col.x}px;top:${y}px;width:${col.size}px;height:${col.size}px`;
         if (col.kind === 'output') {
           const label = summary.task === 'regression' ? 'ŷ' : `class ${j}`;
           nodes.push(h('div', { class: 'out-node', style, title: `output ${label}` },
@@ -100,7 +107,7 @@ export function mount(el, store) {
         nodes.push(canvas);
         if (col.kind === 'input') {
           nodes.push(h('span', { class: 'node-label left', text: featureLabel(summary.features[j]),
-            style: `right:${box.clientWidth - col.x + 4}px;top:${y + size / 2 - 8}px` }));
+            style: `right:${box.clientWidth - col.x + 4}px;top:${y + col.size / 2 - 8}px` }));
         }
         return canvas;
       }));
@@ -131,7 +138,7 @@ export function mount(el, store) {
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, links.width, links.height);
     if (!layout) return;
-    const { cols, size } = layout;
+    const { cols } = layout;
     const byLayer = new Map(frame.links.map((l) => [l.layer, l]));
     for (let c = 0; c + 1 < cols.length; c++) {
       const from = cols[c];
@@ -153,10 +160,10 @@ export function mount(el, store) {
           const key = `${w >= 0 ? 1 : 0}:${band}`;
           let path = paths.get(key);
           if (!path) { path = new Path2D(); paths.set(key, path); }
-          const x1 = from.x + size;
-          const y1 = from.ys[i] + size / 2;
+          const x1 = from.x + from.size;
+          const y1 = from.ys[i] + from.size / 2;
           const x2 = to.x;
-          const y2 = to.ys[j] + size / 2;
+          const y2 = to.ys[j] + to.size / 2;
           const mid = (x1 + x2) / 2;
           path.moveTo(x1, y1);
           path.bezierCurveTo(mid, y1, mid, y2, x2, y2);

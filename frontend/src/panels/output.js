@@ -26,6 +26,8 @@ export function mount(el, store) {
   const plot = h('div', { class: 'plot' }, heat, dots, caption);
   const axes = h('div', { class: 'axes' });
   const legend = h('div', { class: 'legend' });
+  // More than two inputs: which plane through the data is shown, and how much it shows.
+  const planeNote = h('p', { class: 'muted plane-note', id: 'plane-note', hidden: true });
   const metrics = h('dl', { class: 'metrics' });
   const toggle = (key, label, id) => {
     const input = h('input', { type: 'checkbox', id });
@@ -34,7 +36,7 @@ export function mount(el, store) {
     return h('label', { class: 'chip' }, input, ` ${label}`);
   };
   el.append(h('h2', { text: 'Output' }), metrics, h('div', { class: 'plot-frame' }, plot, axes),
-    legend, h('div', { class: 'toggles' }, toggle('showTest', 'Show test data', 'show-test'),
+    planeNote, legend, h('div', { class: 'toggles' }, toggle('showTest', 'Show test data', 'show-test'),
       toggle('discrete', 'Discretise output', 'discrete')));
 
   const grid = document.createElement('canvas'); // the server's grid at its own resolution
@@ -86,6 +88,17 @@ export function mount(el, store) {
     };
     draw(data.train_x, data.train_y, false);
     if (state.view.showTest) draw(data.test_x, data.test_y, true);
+    const plane = data.plane;
+    planeNote.hidden = !plane;
+    if (plane) {
+      const shown = data.train_x.length + data.test_x.length;
+      const all = plane.train_points + plane.test_points;
+      planeNote.textContent = `Plane ${plane.labels[0]} × ${plane.labels[1]} through the data's `
+        + `mean, of ${plane.inputs} standardised inputs: it shows `
+        + `${Math.round(plane.explained * 100)}% of their variance`
+        + (shown < all ? ` · ${shown.toLocaleString()} of ${all.toLocaleString()} points drawn`
+          : '');
+    }
     const [x0, x1, y0, y1] = data.extent;
     axes.replaceChildren(
       h('span', { class: 'ax x0', text: fmt(x0, 2) }), h('span', { class: 'ax x1', text: fmt(x1, 2) }),
@@ -164,7 +177,7 @@ export function mount(el, store) {
     if (summary.task === 'classification') {
       legend.replaceChildren(...Array.from({ length: summary.classes }, (_, k) =>
         h('span', { class: 'key' }, h('i', { style: `background:${classColor(k,
-          summary.classes)}` }), `class ${k}`)),
+          summary.classes)}` }), summary.class_names?.[k] ?? `class ${k}`)),
       ...(summary.classes > 2 ? [h('span', { class: 'muted', text: 'paler = less sure' })] : []));
     } else if (out?.kind === 'value') {
       legend.replaceChildren(h('span', { class: 'num', text: fmt(out.low, 2) }),
