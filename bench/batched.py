@@ -1,5 +1,5 @@
 """Many models at once: model-steps per second of K variants trained as one batch
-(torchplay.engine.steppers.batched.BatchedRuns) against the same K variants trained as
+(torchplay.engine.group.Training, batched) against the same K variants trained as
 separate sessions, measured in the same run on one torch thread.
 
     PYTHONPATH=backend python bench/batched.py [--k 64] [--seconds 2] [--rounds 8]
@@ -24,8 +24,9 @@ from collections.abc import Callable
 
 import torch
 
+from torchplay.engine.group import Training
 from torchplay.engine.session import TrainingSession
-from torchplay.engine.steppers.batched import BatchedRuns
+from torchplay.engine.steppers.batched import BatchedStepper
 from torchplay.spec.model import ExperimentSpec
 
 CPU = torch.device("cpu")
@@ -55,14 +56,16 @@ def compare(k: int, seconds: float, rounds: int) -> None:
         for session in sessions:  # one step of every variant, one after another
             session.step()
 
-    plain, fast = BatchedRuns(specs, CPU), BatchedRuns(specs, CPU, compile=True)
+    plain, fast = Training(specs, CPU), Training(specs, CPU, compile=True)
+    (batch,) = fast.steppers
+    assert isinstance(batch, BatchedStepper)
     paths = {"separate": separate, "plain": plain.step, "compiled": fast.step,
              "eager": lambda: separate(eager)}
     for _ in range(sessions[0].steps_per_epoch + 1):  # past the first epoch: all record their
         for step in paths.values():                    # step, then replay it
             step()
     start = time.perf_counter()
-    if not fast.wait_compiled():
+    if not batch.wait_compiled():
         raise SystemExit("the batched step did not compile (see the log): no C++ compiler?")
     compile_seconds = time.perf_counter() - start
     # Rounds interleave the paths, so that the machine's drift (20-30% on 2 vCPUs) falls on
@@ -85,12 +88,13 @@ def compare(k: int, seconds: float, rounds: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--k", type=int, nargs="+", default=[1, 8, 64, 256])
+    parser.add_argument("--k", type=int, nargs="+", default=[8, 64, 256])
     parser.add_argument("--seconds", type=float, default=2.0, help="per path and K")
     parser.add_argument("--rounds", type=int, default=8)
     args = parser.parse_args()
-    if args.rounds < 1 or args.seconds <= 0 or min(args.k) < 1:
-        parser.error("--rounds, --seconds and every --k must be positive")
+    if args.rounds < 1 or args.seconds <= 0 or min(args.k) < 2:
+        parser.error("--rounds and --seconds must be positive, every --k at least 2 (a lone "
+                     "run is never batched)")
     torch.set_num_threads(1)
     print(f"torch {torch.__version__}, 1 thread, in a worker thread as the server trains")
     print("model-steps/s of K variants: separate sessions, one batch replaying its traced step\n"
