@@ -127,3 +127,45 @@ def test_resuming_after_an_early_stop_waits_a_full_patience_again() -> None:
     again = session.take_events()[-1]
     assert again["event"] == "early_stopped"
     assert again["epoch"] - first["epoch"] >= 3
+
+
+def test_a_diverged_model_has_no_statistics_not_zeros() -> None:
+    """NaN weights have no dead units to count: every per-layer figure is null, not 0.0."""
+    spec = ExperimentSpec.model_validate({
+        "data": {"kind": "plane", "points": 100}, "loss": {"kind": "mse"},
+        "network": {"layers": [{"type": "linear", "units": 8},
+                               {"type": "activation", "fn": "relu"}]},
+        "optimizer": {"kind": "sgd", "lr": 100.0}})
+    session = TrainingSession(spec, torch.device("cpu"))
+    session.resume()
+    while session.wants_work:
+        session.step()
+    frame = session.frame()
+    assert frame["diverged"] and not frame["running"]
+    for column, values in frame["layers"].items():
+        if column != "name":
+            assert values == [None] * len(values), column
+    assert frame["layers_step"] is None
+
+
+@pytest.mark.parametrize("how", ["steps", "epochs", "finish", "early_stop"])
+def test_a_frame_after_the_run_stops_describes_its_last_step(how: str) -> None:
+    """Whatever ends the training (steps or epochs asked for, the epoch limit, an early stop),
+    the step before it is probed, so the frame shown there describes that very step."""
+    patch: dict = {"training": {"epochs": 3}} if how == "finish" else {}
+    if how == "early_stop":
+        patch = {"data": {"kind": "gauss", "points": 60, "noise": 1.0},
+                 "optimizer": {"kind": "adam", "lr": 0.05},
+                 "regularization": {"early_stopping": {"enabled": True, "patience": 2}}}
+    session = TrainingSession(ExperimentSpec.model_validate(patch), torch.device("cpu"))
+    match how:
+        case "steps":
+            session.request(37)
+        case "epochs":
+            session.request(2, "epoch")
+        case _:
+            session.resume()
+    while session.wants_work:
+        session.step()
+    frame = session.frame()
+    assert frame["step"] > 1 and frame["layers_step"] == frame["step"]
