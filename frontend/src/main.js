@@ -14,7 +14,7 @@ import { App } from './app.js';
 import { LinkError, dropPath, readLink } from './link.js';
 import {
   RequestError, fetchExperiment, fetchLesson, fetchSchema, migrateSpec,
-} from './protocol.js';
+} from './rest.js';
 import { Schema } from './schema.js';
 import { showMissing } from './panels/recorded.js';
 

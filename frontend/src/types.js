@@ -3,8 +3,8 @@
  * page opens. Types only (JSDoc); nothing here runs.
  */
 
-/** @typedef {import('./protocol.js').History} History */
-/** @typedef {import('./protocol.js').LayerTrace} LayerTrace */
+/** @typedef {import('./history.js').History} History */
+/** @typedef {import('./history.js').LayerTrace} LayerTrace */
 /** @typedef {import('./schema.js').Schema} Schema */
 /** @typedef {import('./fields.js').ErrorBoard} ErrorBoard */
 

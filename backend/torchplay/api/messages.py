@@ -1,6 +1,6 @@
 """The WebSocket wire format: every message a client may send, validated here, and the error
 message the server answers with. docs/protocol.md documents these with examples; the page's
-src/protocol.js is the other end."""
+src/socket.js is the other end."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@
 
 import { FieldSet, h } from '../fields.js';
 import { classColor, divergingCss } from '../colors.js';
-import { fetchDatasets } from '../protocol.js';
+import { fetchDatasets } from '../rest.js';
 
 /** @typedef {import('../app.js').Store} Store */
 /** @typedef {import('../app.js').AppState} AppState */

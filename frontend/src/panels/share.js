@@ -10,7 +10,7 @@
 
 import { h } from '../fields.js';
 import { menuItem, savedLinks, setupButtons } from '../downloads.js';
-import { experimentLinks } from '../protocol.js';
+import { experimentLinks } from '../rest.js';
 
 /** @typedef {import('../app.js').Store} Store */
 /** @typedef {import('../app.js').AppState} AppState */

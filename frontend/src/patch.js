@@ -1,0 +1,66 @@
+/**
+ * Spec paths and merge patches on the page: which paths change live, the patch an edit
+ * sends, and which spec path a server error names.
+ */
+
+/**
+ * True when a change at this spec path can be sent as an `update` during a run.
+ * @param {string} path @param {string[]} liveFields the schema's x-torchplay.live_fields
+ */
+export function isLivePath(path, liveFields) {
+  return liveFields.some((live) => path === live || path.startsWith(`${live}.`));
+}
+
+/**
+ * The JSON merge patch that sets `path` to `value`. Optimizer patches carry the current
+ * kind: a patch without it would be read against the server's copy, and naming it keeps
+ * "same kind: change in place" explicit.
+ */
+export function patchFor(path, value, spec) {
+  const parts = path.split('.');
+  /** @type {Record<string, any>} */
+  const patch = {};
+  let target = patch;
+  parts.slice(0, -1).forEach((part) => { target = target[part] = {}; });
+  target[parts[parts.length - 1]] = value;
+  if (parts[0] === 'optimizer' && parts.length > 1) patch.optimizer.kind = spec.optimizer.kind;
+  return patch;
+}
+
+/**
+ * The spec path an error's `field` names: without the "spec."/"patch." prefix and without
+ * union tags the server may put in the path ("optimizer.sgd.lr" when the patch named no kind).
+ */
+export function specPath(field, spec) {
+  if (!field) return '';
+  const parts = field.split('.');
+  if (parts[0] === 'spec' || parts[0] === 'patch') parts.shift();
+  const out = [];
+  let value = spec;
+  parts.forEach((part, i) => {
+    const isTag = value && typeof value === 'object' && !(part in value) &&
+      (value.kind === part || value.type === part) && i < parts.length - 1;
+    if (isTag) return;
+    out.push(part);
+    value = value?.[part];
+  });
+  return out.join('.');
+}
+
+const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** JSON merge patch (RFC 7386) of plain JSON values: objects merge key by key, anything
+ * else replaces. Neither argument is changed. */
+export function mergePatch(base, patch) {
+  if (!isObject(patch)) return structuredClone(patch);
+  const merged = isObject(base) ? structuredClone(base) : {};
+  for (const [key, value] of Object.entries(patch)) {
+    merged[key] = mergePatch(merged[key], value);
+  }
+  return merged;
+}
+
+/** The spec after a patch, as the server applies it (spec/model.py `patched`). */
+export function applyPatch(spec, patch) {
+  return mergePatch(spec, patch);
+}
