@@ -3,7 +3,8 @@
  * schema and written into the spec; a live field (the schema's x-torchplay.live_fields:
  * optimizer, schedule, regularisation, batch size, epochs) is sent as an `update` patch
  * during a run, anything else restarts the run with the new spec, keeping its play state, as
- * TF Playground does. The edits of one moment are sent together: one restart, or one patch.
+ * TF Playground does. The edits of one moment are sent together: one restart, or their
+ * patches in order.
  *
  * Starts sent and not yet answered, and the patches sent since the last start, are counted:
  * a `ready` is adopted as the page's spec only when it answers the latest start, with those
@@ -28,7 +29,10 @@ export class SpecEdits {
     this.schema = schema;
     this.errors = errors;
     this.io = io;
-    this.pendingPatch = null;
+    /** Patches waiting for the flush, sent in order as separate updates (two patches cannot
+     * always be folded into one: an optimizer-kind switch drops what came before). */
+    /** @type {any[]} */
+    this.pendingPatches = [];
     this.restartDue = false;
     this.flushTimer = 0;
     this.startsInFlight = 0;
@@ -61,8 +65,8 @@ export class SpecEdits {
   ready(m) {
     this.startsInFlight = Math.max(0, this.startsInFlight - 1);
     if (!this.state.spec || (this.startsInFlight === 0 && !this.restartDue)) {
-      const patches = [...this.patchesSinceStart, this.pendingPatch].filter(Boolean);
-      this.state.spec = patches.reduce((spec, patch) => applyPatch(spec, patch),
+      const patches = [...this.patchesSinceStart, ...this.pendingPatches];
+      this.state.spec = patches.reduce((spec, patch) => applyPatch(spec, patch, this.schema),
         structuredClone(m.spec));
     }
     this.state.status.pending = this.startsInFlight > 0;
@@ -84,7 +88,7 @@ export class SpecEdits {
       // The server handles a socket's messages in order, so an update sent right after a
       // start applies to the new run: only "is there a run at all" matters here.
       if (this.io.live() && isLivePath(path, this.schema.liveFields)) {
-        this.pendingPatch = mergeInto(this.pendingPatch || {}, patchFor(path, value, spec));
+        this.pendingPatches.push(patchFor(path, value, spec));
       } else {
         this.restartDue = true;
       }
@@ -94,34 +98,26 @@ export class SpecEdits {
     return true;
   }
 
-  /** Send what the edits of this moment need: one restart, or one merged update. */
+  /** Send what the edits of this moment need: one restart, or their updates. */
   scheduleFlush() {
     if (this.flushTimer) return;
     this.flushTimer = window.setTimeout(() => {
       this.flushTimer = 0;
       if (this.restartDue) {
         this.restartDue = false;
-        this.pendingPatch = null; // the new start carries the whole spec
+        this.pendingPatches = []; // the new start carries the whole spec
         this.start(this.state.spec, this.state.status.running);
-      } else if (this.pendingPatch) {
-        const patch = this.pendingPatch;
-        this.pendingPatch = null;
-        this.io.update(patch);
-        this.patchesSinceStart.push(patch);
-        // The server patches every run alike; so do their specs here (the diffs read them).
-        for (const r of this.state.runs) r.run.spec = applyPatch(r.run.spec, patch);
+      } else if (this.pendingPatches.length) {
+        for (const patch of this.pendingPatches.splice(0)) {
+          this.io.update(patch);
+          this.patchesSinceStart.push(patch);
+          // The server patches every run alike; so do their specs here (the diffs read them).
+          for (const r of this.state.runs) {
+            r.run.spec = applyPatch(r.run.spec, patch, this.schema);
+          }
+        }
         this.io.changed('pins', 'url');
       }
     }, 0);
   }
-}
-
-/** Two patches of one moment as one (the later wins, key by key). */
-function mergeInto(a, b) {
-  for (const [key, value] of Object.entries(b)) {
-    if (value && typeof value === 'object' && !Array.isArray(value) && a[key] &&
-      typeof a[key] === 'object') mergeInto(a[key], value);
-    else a[key] = value;
-  }
-  return a;
 }

@@ -13,7 +13,7 @@
 import { App } from './app.js';
 import { LinkError, dropPath, readLink } from './link.js';
 import {
-  RequestError, fetchExperiment, fetchLesson, fetchSchema, migrateSpec,
+  RequestError, fetchExperiment, fetchLesson, fetchRules, fetchSchema, migrateSpec,
 } from './rest.js';
 import { Schema } from './schema.js';
 import { showMissing } from './panels/recorded.js';
@@ -49,8 +49,9 @@ async function restore(written, defaults) {
 }
 
 async function main() {
-  const [schema, defaults] = await Promise.all([fetchSchema().then((s) => new Schema(s)),
+  const [root, rules, defaults] = await Promise.all([fetchSchema(), fetchRules(),
     migrateSpec({})]);
+  const schema = new Schema(root, rules);
   const id = location.pathname.match(/^\/e\/([^/]+)\/?$/)?.[1];
   let app;
   const lessonId = location.hash.match(/^#lesson=([a-z0-9-]+)$/)?.[1];

@@ -49,18 +49,35 @@ export function specPath(field, spec) {
 
 const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
 
-/** JSON merge patch (RFC 7386) of plain JSON values: objects merge key by key, anything
- * else replaces. Neither argument is changed. */
+/**
+ * JSON merge patch (RFC 7386), as the server's spec/model.py merge_patch: objects merge key
+ * by key, null removes a key (the schema's default then takes its place), anything else
+ * replaces. Neither argument is changed.
+ */
 export function mergePatch(base, patch) {
   if (!isObject(patch)) return structuredClone(patch);
   const merged = isObject(base) ? structuredClone(base) : {};
   for (const [key, value] of Object.entries(patch)) {
-    merged[key] = mergePatch(merged[key], value);
+    if (value === null) delete merged[key];
+    else merged[key] = mergePatch(merged[key], value);
   }
   return merged;
 }
 
-/** The spec after a patch, as the server applies it (spec/model.py `patched`). */
-export function applyPatch(spec, patch) {
-  return mergePatch(spec, patch);
+/**
+ * The spec after a patch, as the server's spec/model.py `patched` makes it and validation
+ * completes it: a patch naming another optimizer kind rebuilds the optimizer from that
+ * kind's defaults plus the patch's own optimizer fields; removed fields take their defaults.
+ * tests/patch_cases.json holds this and the server's code to the same cases.
+ * @param {Record<string, any>} spec a complete spec
+ * @param {Record<string, any>} patch
+ * @param {import('./schema.js').Schema} schema
+ */
+export function applyPatch(spec, patch, schema) {
+  const base = structuredClone(spec);
+  const optimizer = patch.optimizer;
+  if (isObject(optimizer) && 'kind' in optimizer && optimizer.kind !== spec.optimizer?.kind) {
+    base.optimizer = {};
+  }
+  return schema.complete(mergePatch(base, patch));
 }

@@ -36,6 +36,11 @@ export async function fetchSchema() {
   return (await request('GET', '/api/schema')).json();
 }
 
+/** What the schema cannot say (GET /api/rules): losses per task, the ReLU family, ... */
+export async function fetchRules() {
+  return (await request('GET', '/api/rules')).json();
+}
+
 /**
  * A sample of every dataset kind at its defaults, for the picker's thumbnails: the server's
  * own generators, so the thumbnails never drift from what trains.

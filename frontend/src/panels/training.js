@@ -12,10 +12,6 @@ import { FieldSet, h } from '../fields.js';
 /** @typedef {import('../app.js').Store} Store */
 /** @typedef {import('../app.js').AppState} AppState */
 
-/** Which ScheduleSpec parameters each schedule kind reads. */
-const SCHEDULE_PARAMS = { step: ['step_size', 'gamma'], exponential: ['gamma'],
-  inverse_time: ['k'], cosine: ['t_max', 'eta_min'] };
-const LOSSES = { classification: ['cross_entropy', 'bce'], regression: ['mse', 'huber'] };
 const NAMES = { lr: 'Learning rate', momentum: 'Momentum', dampening: 'Dampening',
   nesterov: 'Nesterov', weight_decay: 'Weight decay', alpha: 'Alpha', eps: 'Epsilon',
   centered: 'Centered', beta1: 'β₁', beta2: 'β₂', amsgrad: 'AMSGrad', lr_decay: 'LR decay',
@@ -72,9 +68,11 @@ export function mount(el, store) {
   function build(state) {
     const spec = state.spec;
     varying.destroy();
-    const task = state.run?.summary.task || (['cross_entropy', 'bce'].includes(spec.loss.kind)
-      ? 'classification' : 'regression');
-    const losses = LOSSES[task].filter((k) => k !== 'bce' || (state.run?.summary.classes ?? 2) === 2);
+    const rules = store.schema.rules;
+    const task = store.schema.tasks[spec.data.kind];
+    const classes = rules.classes[spec.data.kind] ?? spec.data.classes;
+    const losses = (rules.losses[task] || []).filter((k) =>
+      !rules.two_class_losses.includes(k) || classes === 2);
     lossBox.replaceChildren(
       varying.add(store, 'loss.kind', { label: 'Loss', options: losses, format: label }),
       spec.loss.kind === 'huber' ? varying.add(store, 'loss.delta', { label: 'Huber δ' }) : '');
@@ -85,7 +83,7 @@ export function mount(el, store) {
     optimizerBox.querySelector('[data-path="optimizer.lr"] input')?.setAttribute('list', 'lr-presets');
     scheduleBox.replaceChildren(
       varying.add(store, 'schedule.kind', { label: 'Schedule', format: label }),
-      ...(SCHEDULE_PARAMS[spec.schedule.kind] || []).map((key) =>
+      ...(rules.schedule_params[spec.schedule.kind] || []).map((key) =>
         varying.add(store, `schedule.${key}`, { label: NAMES[key] || key })));
   }
 
@@ -93,8 +91,8 @@ export function mount(el, store) {
   function update(state, changes) {
     if (!changes.has('spec') && !changes.has('run')) return;
     const spec = state.spec;
-    const now = [spec.loss.kind, spec.optimizer.kind, spec.schedule.kind,
-      state.run?.summary.task, state.run?.summary.classes].join('|');
+    const now = [spec.loss.kind, spec.optimizer.kind, spec.schedule.kind, spec.data.kind,
+      spec.data.classes].join('|');
     if (now !== shape) {
       const active = /** @type {HTMLElement|null} */ (document.activeElement);
       const path = el.contains(active) ? active?.closest('.field')?.getAttribute('data-path') : null;
