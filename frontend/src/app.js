@@ -17,11 +17,12 @@ import { Client, decodeRecording, socketUrl } from './socket.js';
 import { saveSetup } from './rest.js';
 import { History, LayerTrace } from './history.js';
 import { specPath } from './patch.js';
-import { SpecEdits } from './edits.js';
+import { SpecEdits, raisedLimit } from './edits.js';
 import { RunStore } from './runstore.js';
 import { ErrorBoard } from './fields.js';
 import { fmt } from './format.js';
 import { linkHash } from './link.js';
+import { defaultView, viewParams } from './view.js';
 import * as header from './panels/header.js';
 import * as recordedPanel from './panels/recorded.js';
 import * as share from './panels/share.js';
@@ -34,6 +35,8 @@ import * as charts from './panels/charts.js';
 import * as loss from './panels/loss.js';
 import * as lessons from './panels/lessons.js';
 import * as compare from './panels/compare.js';
+import * as classroom from './panels/classroom.js';
+import * as hint from './panels/hint.js';
 
 /** Frames per second asked of the server: smooth, and within one core's drawing budget
  * (never above the server's own limit). */
@@ -57,8 +60,8 @@ export class App {
       spec: structuredClone(boot.spec), run: null, frame: null, history: new History(),
       trace: new LayerTrace(),
       status: { connected: false, running: false, diverged: null, note: boot.note ?? null,
-        pending: false, error: null },
-      view: { showTest: false, discrete: false, logLoss: true, smoothing: 0.9 },
+        pending: false, error: null, finished: false },
+      view: boot.view ?? defaultView(),
       hover: null, recorded: null,
       lesson: boot.lesson ?? null, runs: [], selected: 0, pins: [],
     };
@@ -120,7 +123,7 @@ export class App {
       edit: (path, value) => this.edits.editMany([[path, value]]),
       editMany: (edits) => this.edits.editMany(edits),
       control: (name, ...args) => this.control(name, ...args),
-      setView: (key, value) => { this.state.view[key] = value; this.invalidate('view'); },
+      setView: (key, value) => { this.state.view[key] = value; this.invalidate('view', 'url'); },
       setHover: (hover) => { this.state.hover = hover; this.invalidate('hover'); },
       announce: (message) => {
         const live = document.getElementById('announce');
@@ -151,6 +154,7 @@ export class App {
       training.mount(at('training'), store), output.mount(at('output'), store),
       loss.mount(at('loss'), store), charts.mount(at('charts'), store),
       lessons.mount(at('lesson'), store), compare.mount(at('compare'), store),
+      classroom.mount(at('classroom'), store), hint.mount(at('hint'), store),
     ];
     document.body.classList.remove('loading');
     this.setReadOnly(Boolean(this.state.recorded));
@@ -163,7 +167,15 @@ export class App {
   setReadOnly(readOnly) {
     for (const id of EDITORS) {
       const el = document.getElementById(id);
-      if (el) el.inert = readOnly;
+      if (!el) continue;
+      el.inert = readOnly;
+      if (readOnly && !el.querySelector('.read-only-note')) {
+        const note = document.createElement('p');
+        note.className = 'read-only-note';
+        note.textContent = 'Read-only: these are the saved settings. Press Fork (above) to ' +
+          'edit a copy.';
+        el.prepend(note);
+      }
     }
     document.body.classList.toggle('recorded', readOnly);
   }
@@ -206,7 +218,8 @@ export class App {
   fork() {
     if (!this.state.recorded) return;
     this.state.recorded = null;
-    history.pushState(null, '', `/${linkHash(this.state.spec, this.defaults, this.schema)}`);
+    history.pushState(null, '', `/${linkHash(this.state.spec, this.defaults, this.schema)}` +
+      viewParams(this.state.view));
     this.lastHash = location.hash;
     this.setReadOnly(false);
     this.state.status.note = 'Forked: an editable copy (the saved experiment is unchanged).';
@@ -237,7 +250,7 @@ export class App {
       case 'ready': {
         this.runs.adopt(m);
         this.edits.ready(m);
-        Object.assign(status, { diverged: null, note: this.openingNote });
+        Object.assign(status, { diverged: null, note: this.openingNote, finished: false });
         this.openingNote = null;
         this.errors.clear();
         for (const { field, message } of this.linkErrors.splice(0)) this.errors.set(field, message);
@@ -294,7 +307,11 @@ export class App {
   onEvent(m) {
     const status = this.state.status;
     if (m.event === 'diverged') status.diverged = m.message;
-    else if (m.event === 'finished') status.note = `Finished: reached epoch ${m.epoch}.`;
+    else if (m.event === 'finished') {
+      status.finished = true;
+      status.note = `Finished: reached the epoch limit (${m.epoch}). Continue raises the ` +
+        'limit and trains on.';
+    }
     else if (m.event === 'early_stopped') {
       status.note = `Stopped early at epoch ${m.epoch}: the test loss was best ` +
         `(${fmt(m.best_test_loss)}) at epoch ${m.best_epoch}.`;
@@ -347,7 +364,21 @@ export class App {
     }
     if (name === 'play') {
       if (!this.live) this.edits.start(this.state.spec, true);
-      else client.resume();
+      else {
+        const limit = this.state.spec.training.epochs;
+        if (status.finished && limit && (this.state.frame?.epoch ?? 0) >= limit) {
+          // Past the limit the run would stop at once: raise it, visibly, before resuming.
+          const raised = raisedLimit(this.schema, limit);
+          this.edits.editMany([['training.epochs', raised]]);
+          this.edits.flush();
+          status.finished = false;
+          client.resume();
+          status.note = `Epoch limit raised from ${limit} to ${raised.toLocaleString('en-US')}.`;
+          this.invalidate('status');
+          return;
+        }
+        client.resume();
+      }
       status.note = null;
     } else if (name === 'pause') client.pause();
     else if (name === 'step') {
@@ -360,18 +391,26 @@ export class App {
       else this.edits.start(this.state.spec, false);
       status.note = null;
       status.diverged = null;
+      status.finished = false;
     }
     this.invalidate('status');
   }
 
-  /** Keep the setup link in the address bar (replacing, not adding, history entries). */
+  /** Keep the link in the address bar (replacing, not adding, history entries): the setup
+   * (or the lesson, or nothing for a saved experiment) and the view settings. */
   writeUrl() {
     const spec = this.state.spec;
     const lesson = this.state.lesson;
-    const hash = lesson && JSON.stringify(spec) === JSON.stringify(lesson.spec)
-      ? `#lesson=${lesson.id}` : linkHash(spec, this.defaults, this.schema);
+    const view = viewParams(this.state.view);
+    let hash;
+    if (this.state.recorded) hash = view ? `#${view.slice(1)}` : '';
+    else if (lesson && JSON.stringify(spec) === JSON.stringify(lesson.spec)) {
+      hash = `#lesson=${lesson.id}${view}`;
+    } else hash = linkHash(spec, this.defaults, this.schema) + view;
     this.lastHash = hash;
-    if (location.hash !== hash) history.replaceState(null, '', hash);
+    if (location.hash !== hash) {
+      history.replaceState(null, '', hash || location.pathname);
+    }
   }
 
   // --- drawing ---------------------------------------------------------------------------
@@ -390,7 +429,7 @@ export class App {
     if (!this.state.spec) return;
     const changes = this.changes;
     this.changes = new Set();
-    if (changes.has('url') && !this.state.recorded) this.writeUrl();
+    if (changes.has('url')) this.writeUrl();
     for (const panel of this.panels) {
       try {
         panel.update(this.state, changes);

@@ -16,6 +16,13 @@ import { setPath } from './schema.js';
 
 /** @typedef {import('./types.js').AppState} AppState */
 
+/** The epoch limit Continue sets after a run reached `limit`: twice it, within the schema's
+ * bound. */
+export function raisedLimit(schema, limit) {
+  const max = schema.node('training.epochs', null)?.maximum ?? Infinity;
+  return Math.min(limit * 2, max);
+}
+
 export class SpecEdits {
   /**
    * @param {AppState} state
@@ -98,26 +105,29 @@ export class SpecEdits {
     return true;
   }
 
-  /** Send what the edits of this moment need: one restart, or their updates. */
+  /** Send what the edits of this moment need, once they are all made. */
   scheduleFlush() {
     if (this.flushTimer) return;
-    this.flushTimer = window.setTimeout(() => {
-      this.flushTimer = 0;
-      if (this.restartDue) {
-        this.restartDue = false;
-        this.pendingPatches = []; // the new start carries the whole spec
-        this.start(this.state.spec, this.state.status.running);
-      } else if (this.pendingPatches.length) {
-        for (const patch of this.pendingPatches.splice(0)) {
-          this.io.update(patch);
-          this.patchesSinceStart.push(patch);
-          // The server patches every run alike; so do their specs here (the diffs read them).
-          for (const r of this.state.runs) {
-            r.run.spec = applyPatch(r.run.spec, patch, this.schema);
-          }
-        }
-        this.io.changed('pins', 'url');
-      }
-    }, 0);
+    this.flushTimer = window.setTimeout(() => this.flush(), 0);
+  }
+
+  /** Send what the edits so far need: one restart, or their updates, in order. */
+  flush() {
+    window.clearTimeout(this.flushTimer);
+    this.flushTimer = 0;
+    if (this.restartDue) {
+      this.restartDue = false;
+      this.pendingPatches = []; // the new start carries the whole spec
+      this.start(this.state.spec, this.state.status.running);
+      return;
+    }
+    if (!this.pendingPatches.length) return;
+    for (const patch of this.pendingPatches.splice(0)) {
+      this.io.update(patch);
+      this.patchesSinceStart.push(patch);
+      // The server patches every run alike; so do their specs here (the diffs read them).
+      for (const r of this.state.runs) r.run.spec = applyPatch(r.run.spec, patch, this.schema);
+    }
+    this.io.changed('pins', 'url');
   }
 }

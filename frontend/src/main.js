@@ -8,10 +8,13 @@
  *   does not lose the rest of the link.
  * - `/#lesson=<id>`: a lesson (docs/lessons.md) with its spec and the runs it compares.
  * - `/`: the server's default experiment.
+ *
+ * Any of these may carry view settings in the hash (`view.test=true`, view.js).
  */
 
 import { App } from './app.js';
 import { LinkError, dropPath, readLink } from './link.js';
+import { readView } from './view.js';
 import {
   RequestError, fetchExperiment, fetchLesson, fetchRules, fetchSchema, migrateSpec,
 } from './rest.js';
@@ -54,27 +57,43 @@ async function main() {
   const schema = new Schema(root, rules);
   const id = location.pathname.match(/^\/e\/([^/]+)\/?$/)?.[1];
   let app;
-  const lessonId = location.hash.match(/^#lesson=([a-z0-9-]+)$/)?.[1];
+  const lessonLink = location.hash.match(/^#lesson=([a-z0-9-]+)(&.*)?$/);
+  const lessonId = lessonLink?.[1];
+  /** The link's view settings; the spec part (if any) is read below. */
+  const viewOf = (hash) => {
+    try {
+      return readView(readLink(hash)?.view);
+    } catch (err) {
+      if (!(err instanceof LinkError)) throw err;
+      return readView(undefined);
+    }
+  };
   if (lessonId) {
     const lesson = await fetchLesson(lessonId);
-    app = new App(schema, lesson ? { spec: lesson.spec, defaults, lesson }
-      : { spec: defaults, defaults, note: `There is no lesson "${lessonId}"; showing the ` +
-        'default experiment. Open Lessons to pick one.' });
+    const { view, errors } = viewOf(`#${lessonLink?.[2]?.slice(1) ?? ''}`);
+    app = new App(schema, lesson ? { spec: lesson.spec, defaults, lesson, view, errors }
+      : { spec: defaults, defaults, view, note: `There is no lesson "${lessonId}"; showing ` +
+        'the default experiment. Open Lessons to pick one.' });
   } else if (id) {
     const experiment = await fetchExperiment(decodeURIComponent(id));
     if (!experiment) {
       showMissing(decodeURIComponent(id));
       return;
     }
-    app = new App(schema, { spec: experiment.spec, defaults, experiment });
+    const { view, errors } = viewOf(location.hash);
+    app = new App(schema, { spec: experiment.spec, defaults, experiment, view, errors });
   } else {
+    /** @type {import('./types.js').Boot} */
     let boot = { spec: defaults, defaults, errors: [], note: null };
     try {
       const written = readLink(location.hash);
       if (written) {
+        const { view, errors: viewErrors } = readView(written.view);
+        delete written.view;
         const { spec, errors } = await restore(written, defaults);
-        boot = { spec, defaults, errors, note: errors.length ? 'Some of the link\'s ' +
-          'values were refused (marked in red); defaults stand in for them.' : null };
+        boot = { spec, defaults, view, errors: [...errors, ...viewErrors],
+          note: errors.length || viewErrors.length ? 'Some of the link\'s values were ' +
+          'refused (marked in red); defaults stand in for them.' : null };
       }
     } catch (err) {
       if (!(err instanceof LinkError)) throw err;

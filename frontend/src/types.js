@@ -17,8 +17,9 @@
  * @property {History} history
  * @property {LayerTrace} trace
  * @property {{connected: boolean, running: boolean, diverged: string|null, note: string|null,
- *             pending: boolean, error: string|null}} status
- * @property {{showTest: boolean, discrete: boolean, logLoss: boolean, smoothing: number}} view
+ *             pending: boolean, error: string|null, finished: boolean}} status the run's
+ *             state; `finished`: it stopped at its epoch limit
+ * @property {import('./view.js').View} view how the run is shown (the link carries it)
  * @property {{column: number, unit: number}|null} hover neuron under the pointer
  * @property {Recorded|null} recorded the saved experiment this page shows (/e/<id>)
  * @property {any} lesson the open lesson (GET /api/lessons/<id>), or null
@@ -73,6 +74,7 @@
  * @property {string|null} [note] shown in the status line
  * @property {any} [experiment] a saved experiment (GET /api/experiments/<id>)
  * @property {any} [lesson] a lesson (GET /api/lessons/<id>)
+ * @property {import('./view.js').View} [view] the link's view settings
  */
 
 /**

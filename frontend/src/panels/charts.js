@@ -73,6 +73,20 @@ class RunColumns {
   }
 }
 
+/**
+ * The learning-rate columns with the rate in use now as their last point: the curve has a
+ * point per epoch, so an optimizer or schedule change would otherwise show only at the next
+ * epoch's end (at step 0, the old rate).
+ */
+function withRateNow(data, frame) {
+  const [x, y] = data;
+  if (!frame || frame.lr === null || frame.lr === undefined) return data;
+  const n = x.length;
+  if (n && x[n - 1] > frame.step) return data;
+  if (n && x[n - 1] === frame.step) return [x, [...y.slice(0, -1), frame.lr]];
+  return [[...x, frame.step], [...y, frame.lr]];
+}
+
 /** @param {HTMLElement} el @param {Store} store */
 export function mount(el, store) {
   const grid = h('div', { class: 'chart-grid' });
@@ -139,7 +153,8 @@ export function mount(el, store) {
     } else if (!changes.has('frame') && !changes.has('run')) return;
     runs.forEach((r) => r.feed());
     metric.plot?.setData(align(runs.map((r) => r.metric.data)));
-    lr.plot?.setData(align(runs.map((r) => r.lr.data)));
+    lr.plot?.setData(align(runs.map((r, i) => (i === 0 ? withRateNow(r.lr.data, state.frame)
+      : r.lr.data))));
     if (!layered) return; // a saved run's charts hold no series (see rebuild)
     for (const [name, c] of Object.entries(traced)) {
       c.plot?.setData(align(runs.slice(0, layered).map((r) => r[name].data)));

@@ -18,6 +18,7 @@ import { featureLabel } from './data.js';
 const TOP = 40; // px for column titles
 const LEFT = 46; // px for input feature labels
 const RIGHT = 56; // px for output labels
+const MAX_NEURON = 72; // px, a neuron's map at most
 
 /** @param {HTMLElement} el @param {Store} store */
 export function mount(el, store) {
@@ -56,7 +57,10 @@ export function mount(el, store) {
     const width = box.clientWidth;
     const height = box.clientHeight;
     const maxShown = Math.max(...cols.map((c) => c.shown));
-    const size = Math.max(6, Math.min(40, Math.floor((height - TOP - 10) / (maxShown * 1.18))));
+    // Neurons as large as the box allows (up to MAX_NEURON), so the panel's space shows maps
+    // rather than margins: limited by the tallest column and by the room between columns.
+    const size = Math.max(6, Math.min(MAX_NEURON, Math.floor((height - TOP - 10) /
+      (maxShown * 1.18)), Math.floor((width - LEFT - RIGHT) / (cols.length * 2.4))));
     const span = width - LEFT - RIGHT - size;
     cols.forEach((col, c) => {
       col.x = LEFT + (cols.length > 1 ? (c * span) / (cols.length - 1) : span / 2);
@@ -72,7 +76,9 @@ export function mount(el, store) {
     const summary = state.run.summary;
     const frame = state.frame;
     cols.forEach((col, c) => {
-      const title = h('div', { class: 'col-title', style: `left:${col.x + size / 2}px`,
+      const room = cols.length > 1 ? span / (cols.length - 1) - 8 : 150;
+      const title = h('div', { class: 'col-title',
+        style: `left:${col.x + size / 2}px;max-width:${Math.max(40, Math.min(150, room))}px`,
         'data-column': c },
         h('span', { text: col.title }),
         col.units > col.shown ? h('small', { text: ` (${col.shown} of ${col.units})` }) : null);
