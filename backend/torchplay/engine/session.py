@@ -99,6 +99,7 @@ class TrainingSession:
         self.last_layers: dict[str, list[float | None]] | None = None
         self._rate_mark = (time.perf_counter(), 0)
         self.spec_changed_at: int | None = None  # first step trained under an updated spec
+        self.weight_edits = 0  # weights set by hand (engine/edit.py) since the reset
         self.history.clear()
         self._set_lr()
         self._record_eval()
@@ -436,7 +437,8 @@ class TrainingSession:
         history, _ = self.history.since(Cursor())
         del history["replace"]
         run = {"step": self.step_count, "epoch": self.epoch,
-               "spec_changed_at_step": self.spec_changed_at, "summary": self.summary(),
+               "spec_changed_at_step": self.spec_changed_at, "weight_edits": self.weight_edits,
+               "summary": self.summary(),
                "data": self.dataset(), "frame": self.frame(), "history": history}
         buffer = io.BytesIO()
         torch.save({k: v.detach().cpu() for k, v in self.model.state_dict().items()}, buffer)
