@@ -161,7 +161,10 @@ class RunOut(BaseModel):
     step: int
     epoch: int
     spec_changed_at_step: int | None = Field(description="First step trained after a live "
-                                             "`update`; null when the spec alone replays the run.")
+                                             "`update` or weight edit; null when the spec "
+                                             "alone replays the run.")
+    weight_edits: int = Field(0, description="Weights set by hand (`set_weight`) during the "
+                              "run; 0 in runs saved before edits were counted.")
     summary: dict[str, Any] = Field(description="The model, as in the `ready` message.")
     data: dict[str, Any] = Field(description="The points, as in the `ready` message.")
     frame: dict[str, Any] = Field(description="The last frame (boundary, layers, neurons, "

@@ -7,7 +7,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 
 from torchplay.engine.group import MAX_VARIANTS
 from torchplay.spec.model import ExperimentSpec, SpecError
@@ -91,8 +99,25 @@ class CheckGradients(Message):
                         "loss averages over.")
 
 
+class SetWeight(Message):
+    type: Literal["set_weight"]
+    layer: StrictInt = Field(ge=0, lt=1000, description="Module index of the Linear layer, as "
+                             "the frame's `links` number it.")
+    row: StrictInt = Field(ge=0, lt=100_000, description="Output unit (the weight's row).")
+    col: StrictInt = Field(ge=0, lt=100_000, description="Input unit (the weight's column).")
+    value: float = Field(ge=-100, le=100, description="The new weight.")
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _number(cls, value: object) -> object:
+        if isinstance(value, bool):  # JSON true is no weight
+            raise ValueError("value must be a number")
+        return value
+
+
 ClientMessage = Annotated[
-    Start | Pause | Resume | Reset | Stop | Step | Update | Rate | Ping | Save | CheckGradients,
+    Start | Pause | Resume | Reset | Stop | Step | Update | Rate | Ping | Save | CheckGradients
+    | SetWeight,
     Field(discriminator="type"),
 ]
 client_message = TypeAdapter(ClientMessage)

@@ -23,6 +23,7 @@ from torchplay.api.messages import (
     Ping,
     Rate,
     Save,
+    SetWeight,
     Start,
     Step,
     Stop,
@@ -31,6 +32,7 @@ from torchplay.api.messages import (
     error,
     validation_error,
 )
+from torchplay.engine.edit import EditError, set_weight
 from torchplay.engine.group import RunGroup
 from torchplay.engine.history import Cursor
 from torchplay.engine.session import resolve_device
@@ -161,6 +163,8 @@ class Connection:
                                            message.note))
         elif isinstance(message, CheckGradients):
             self.reply(await self.check_gradients(self.handle, message))
+        elif isinstance(message, SetWeight):
+            await self.set_weight(self.handle, message)
         else:
             self.runner.command(self.handle, message.type)
 
@@ -227,6 +231,18 @@ class Connection:
         except ValueError as exc:
             return error("too_large", str(exc), "type")
         return {"type": "gradient_check", "variant": variant, **report}
+
+    async def set_weight(self, handle: SessionHandle, message: SetWeight) -> None:
+        """Set one weight between two steps; the next frame shows it (docs/protocol.md)."""
+        if handle.is_group:
+            self.reply(error("not_supported", "set_weight edits a single run; runs trained "
+                             "side by side share one set of controls", "type"))
+            return
+        try:
+            await asyncio.wrap_future(self.runner.call(handle, lambda session: set_weight(
+                session, message.layer, message.row, message.col, message.value)))
+        except EditError as exc:
+            self.reply(error("invalid_message", f"{exc.field}: {exc.message}", exc.field))
 
     def update(self, message: Update) -> None:
         """Patch the run's spec, or every variant's alike in a group."""
