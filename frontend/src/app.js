@@ -37,6 +37,7 @@ import * as lessons from './panels/lessons.js';
 import * as compare from './panels/compare.js';
 import * as classroom from './panels/classroom.js';
 import * as hint from './panels/hint.js';
+import * as importer from './panels/importer.js';
 
 /** Frames per second asked of the server: smooth, and within one core's drawing budget
  * (never above the server's own limit). */
@@ -139,8 +140,10 @@ export class App {
       unpin: (id) => { this.runs.unpin(id); this.invalidate('pins'); },
       closeLesson: () => this.closeLesson(),
       checkGradients: (variant, points) => this.client.checkGradients(variant, points),
+      setWeight: (layer, row, col, value) => this.client.setWeight(layer, row, col, value),
       runAgain: (device) => this.runAgain(device),
       fork: () => this.fork(),
+      load: (spec, note) => this.load(spec, note),
     };
   }
 
@@ -155,7 +158,13 @@ export class App {
       loss.mount(at('loss'), store), charts.mount(at('charts'), store),
       lessons.mount(at('lesson'), store), compare.mount(at('compare'), store),
       classroom.mount(at('classroom'), store), hint.mount(at('hint'), store),
+      importer.mount(at('import'), store),
     ];
+    // The skip link moves focus without touching the hash: the hash is the setup link.
+    document.querySelector('.skip-link')?.addEventListener('click', (e) => {
+      e.preventDefault();
+      at('builder').focus();
+    });
     document.body.classList.remove('loading');
     this.setReadOnly(Boolean(this.state.recorded));
     for (const { field, message } of this.linkErrors) this.errors.set(field, message);
@@ -224,6 +233,22 @@ export class App {
     this.setReadOnly(false);
     this.state.status.note = 'Forked: an editable copy (the saved experiment is unchanged).';
     this.invalidate('recorded', 'status', 'spec');
+  }
+
+  /** Open a complete spec (an imported file) as a new setup: a saved experiment on show is
+   * forked first, a lesson left; the run restarts with the spec, paused. */
+  load(spec, note) {
+    if (this.state.recorded) this.fork();
+    this.state.lesson = null;
+    this.variants = null;
+    this.state.selected = 0;
+    this.state.spec = structuredClone(spec);
+    this.errors.clear();
+    this.edits.start(this.state.spec, false);
+    this.writeUrl();
+    this.openingNote = note;
+    this.state.status.note = note;
+    this.invalidate('spec', 'lesson', 'pins', 'status');
   }
 
   /** Store the experiment and answer its id and page: the live run with its recording

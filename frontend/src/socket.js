@@ -254,6 +254,10 @@ export class Client {
       this.checking = { resolve, reject };
     });
   }
+  /** Set one weight of the run (docs/protocol.md, set_weight); the next frame shows it. */
+  setWeight(layer, row, col, value) {
+    return this.send({ type: 'set_weight', layer, row, col, value });
+  }
   pause() { return this.send({ type: 'pause' }); }
   resume() { return this.send({ type: 'resume' }); }
   step(n = 1, unit = 'step') { return this.send({ type: 'step', n, unit }); }

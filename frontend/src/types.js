@@ -92,10 +92,13 @@
  * @property {(name: string, note: string) => Promise<{id: string, url: string}>} share
  * @property {(device?: string) => void} runAgain start the recorded experiment again
  * @property {() => void} fork leave the recording for an editable copy of its spec
+ * @property {(spec: any, note: string) => void} load open a complete spec as a new setup
  * @property {(k: number) => void} select show run k of those trained side by side
  * @property {() => boolean} pin keep the run on show as a reference (false: none to pin)
  * @property {(id: string) => void} unpin
  * @property {() => void} closeLesson
+ * @property {(layer: number, row: number, col: number, value: number) => boolean} setWeight
+ *   set one weight of the live run (docs/protocol.md, set_weight)
  * @property {(variant: number, points: number) => Promise<any>} checkGradients the
  *   `gradient_check` answer (docs/protocol.md)
  */

@@ -24,6 +24,20 @@ const LABELS = { cross_entropy: 'cross-entropy', bce: 'binary cross-entropy', ms
 /** Learning rates offered as suggestions (any value within the schema's bounds is allowed). */
 const LR_PRESETS = [0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10];
 
+/**
+ * What an optimizer switch changed, in words: the new kind starts from its defaults (the
+ * server's rule), so say which settings moved and which the old kind had alone.
+ */
+function switchSummary(old, next, label) {
+  const moved = Object.keys(next).filter((k) => k !== 'kind' && k in old && old[k] !== next[k])
+    .map((k) => `${NAMES[k] || k} ${old[k]} → ${next[k]}`);
+  const dropped = Object.keys(old).filter((k) => !(k in next)).map((k) => NAMES[k] || k);
+  return [`${label(old.kind)} → ${label(next.kind)}: it starts from its defaults.`,
+    moved.length ? `${moved.join(', ')}.` : '',
+    dropped.length ? `${label(old.kind)} only: ${dropped.join(', ')} (dropped).` : '']
+    .filter(Boolean).join(' ');
+}
+
 /** @param {HTMLElement} el @param {Store} store */
 export function mount(el, store) {
   const fixed = new FieldSet();
@@ -36,12 +50,20 @@ export function mount(el, store) {
   const optimizerKind = h('div', { class: 'field', 'data-path': 'optimizer.kind' },
     h('label', { for: 'optimizer-kind', text: 'Optimizer' }),
     h('select', { id: 'optimizer-kind', title: 'Changing the optimizer keeps the model and ' +
-      'step; the new optimizer starts from its defaults' },
+      'step; the new optimizer starts from its defaults (the note below says what changed)' },
     ...kinds.map((k) => h('option', { value: k, text: label(k) }))));
   const kindSelect = /** @type {HTMLSelectElement} */ (optimizerKind.querySelector('select'));
+  const switchNote = h('p', { class: 'switch-note muted', id: 'optimizer-switch-note',
+    'aria-live': 'polite' });
   kindSelect.addEventListener('change', () => {
+    const old = store.state.spec.optimizer;
     const def = store.schema.defFor('optimizer', kindSelect.value, store.state.spec);
-    if (def) store.edit('optimizer', { ...store.schema.defaults(def), kind: kindSelect.value });
+    if (!def) return;
+    const next = { ...store.schema.defaults(def), kind: kindSelect.value };
+    if (store.edit('optimizer', next)) {
+      switchNote.textContent = switchSummary(old, next, label);
+      store.announce(switchNote.textContent);
+    }
   });
   const optimizerBox = h('div', { class: 'grid2' });
   const scheduleBox = h('div', { class: 'grid2' });
@@ -50,7 +72,8 @@ export function mount(el, store) {
 
   el.append(h('h2', { text: 'Training' }), lrList,
     h('h3', { text: 'Loss' }), lossBox,
-    h('h3', { text: 'Optimizer' }), h('div', { class: 'grid2' }, optimizerKind), optimizerBox,
+    h('h3', { text: 'Optimizer' }), h('div', { class: 'grid2' }, optimizerKind), switchNote,
+    optimizerBox,
     h('h3', { text: 'Learning-rate schedule' }), scheduleBox,
     h('h3', { text: 'Regularisation' }),
     h('div', { class: 'grid2' },
