@@ -32,7 +32,7 @@ function parse(text) {
 export function mount(el, store) {
   const file = /** @type {HTMLInputElement} */ (h('input', { type: 'file', id: 'import-file',
     accept: '.json,application/json', class: 'sr-only', tabindex: -1 }));
-  const button = h('button', { type: 'button', id: 'import', text: 'Import',
+  const button = h('button', { type: 'button', id: 'import-button', text: 'Import',
     title: 'Open a spec.json (as Export gives it); you can also drop one on the page' });
   const list = h('ul', { class: 'import-errors' });
   const heading = h('h2', { id: 'import-title' });
