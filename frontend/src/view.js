@@ -31,7 +31,7 @@ export const HIDEABLE = {
   builder: ['Network builder', '#builder'],
   charts: ['Charts below', '#charts, #compare'],
   stepping: ['Step and Reset buttons', '#step-one, .step-n, #reset'],
-  share: ['Share and Export', '#share'],
+  share: ['Share, Export and Import', '#share, #import'],
   lessons: ['Lessons', '#lessons-nav'],
 };
 
