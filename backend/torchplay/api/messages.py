@@ -89,6 +89,9 @@ class Save(Message):
     type: Literal["save"]
     name: str = Field("", max_length=MAX_NAME, description="Title shown with the experiment.")
     note: str = Field("", max_length=MAX_NOTE, description="Free text shown with it.")
+    only: StrictInt | None = Field(None, ge=0, lt=MAX_VARIANTS, description="Of runs trained "
+                                   "side by side, save this one alone; left out, all of them "
+                                   "are saved as one experiment.")
 
 
 class CheckGradients(Message):

@@ -54,6 +54,7 @@ class Connection:
         self.replies = Mailbox(self.notify)
         self.handle: SessionHandle | None = None
         self.cursors: dict[int, Cursor] = {}  # per variant: how much history it has sent
+        self.labels: list[str] = []  # the variants' legend labels, as `start` named them
 
     def notify(self) -> None:
         """Wake the writer; called from worker threads too."""
@@ -155,12 +156,9 @@ class Connection:
             self.runner.command(self.handle, "step", message.n, message.unit)
         elif isinstance(message, Rate):
             self.runner.command(self.handle, "rate", message.fps)
-        elif isinstance(message, Save) and self.handle.is_group:
-            self.reply(error("not_supported", "save stores a single run; runs trained side "
-                             "by side cannot be saved as one", "type"))
         elif isinstance(message, Save):  # awaited: later messages wait until it is stored
             self.reply(await save_live_run(self.runner, self.store, self.handle, message.name,
-                                           message.note))
+                                           message.note, self.labels, message.only))
         elif isinstance(message, CheckGradients):
             self.reply(await self.check_gradients(self.handle, message))
         elif isinstance(message, SetWeight):
@@ -190,6 +188,7 @@ class Connection:
             self.reply(error("invalid_spec", f"spec.{exc.field}: {exc.message}",
                              f"spec.{exc.field}"))
             return
+        self.labels = [v.label for v in message.variants or []]
         self.reply(ready)  # before the first frame: the writer sends replies first
         self.cursors = {}
         self.handle = handle
