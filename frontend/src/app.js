@@ -16,12 +16,12 @@
 import { Client, decodeRecording, socketUrl } from './socket.js';
 import { saveSetup } from './rest.js';
 import { History, LayerTrace } from './history.js';
-import { specPath } from './patch.js';
+import { diffPatch, specPath } from './patch.js';
 import { SpecEdits, raisedLimit } from './edits.js';
 import { RunStore } from './runstore.js';
 import { ErrorBoard } from './fields.js';
 import { fmt } from './format.js';
-import { linkHash } from './link.js';
+import { MAX_RUNS_LINK, linkHash, runsParams } from './link.js';
 import { defaultView, viewParams } from './view.js';
 import * as header from './panels/header.js';
 import * as recordedPanel from './panels/recorded.js';
@@ -66,9 +66,11 @@ export class App {
       hover: null, recorded: null,
       lesson: boot.lesson ?? null, runs: [], selected: 0, pins: [],
     };
-    /** The runs a lesson trains side by side, as `start` takes them; null: a single run. */
+    /** The runs trained side by side (a lesson's, a link's, a saved group's), as `start`
+     * takes them; null: a single run. */
     this.variants = boot.lesson?.variants.length
-      ? boot.lesson.variants.map(({ label, patch }) => ({ label, patch })) : null;
+      ? boot.lesson.variants.map(({ label, patch }) => ({ label, patch }))
+      : boot.variants?.length ? boot.variants : null;
     this.errors = new ErrorBoard((message) => {
       this.state.status.error = message;
       this.invalidate('status');
@@ -130,7 +132,7 @@ export class App {
         const live = document.getElementById('announce');
         if (live) live.textContent = message;
       },
-      share: (name, note) => this.share(name, note),
+      share: (name, note, only) => this.share(name, note, only),
       select: (k) => this.select(k),
       pin: () => {
         const pinned = this.runs.pin();
@@ -201,9 +203,16 @@ export class App {
       run: run && { step: run.step, epoch: run.epoch, changedAt: run.spec_changed_at_step },
     };
     if (!run) return; // a setup alone: it is started (paused) once the socket opens
-    const { summary, data, frame } = decodeRecording(run);
-    this.runs.adoptRecorded([{ label: experiment.name || 'saved run', spec: experiment.spec,
-      summary, data, frame }]);
+    const first = decodeRecording(run);
+    const group = (run.variants || []).map((/** @type {any} */ v) => ({ label: v.label,
+      spec: v.spec, ...decodeRecording({ data: run.data, ...v.run }) }));
+    this.runs.adoptRecorded([{ label: run.label ?? (experiment.name || 'saved run'),
+      spec: experiment.spec, ...first }, ...group]);
+    // Run again and Fork train the group side by side again, from the same specs.
+    if (group.length) {
+      this.variants = [{ label: run.label, patch: {} }, ...group.map((v) => ({
+        label: v.label, patch: diffPatch(experiment.spec, v.spec) }))];
+    }
     this.state.status.running = false;
   }
 
@@ -227,8 +236,7 @@ export class App {
   fork() {
     if (!this.state.recorded) return;
     this.state.recorded = null;
-    history.pushState(null, '', `/${linkHash(this.state.spec, this.defaults, this.schema)}` +
-      viewParams(this.state.view));
+    history.pushState(null, '', `/${this.setupHash()}`);
     this.lastHash = location.hash;
     this.setReadOnly(false);
     this.state.status.note = 'Forked: an editable copy (the saved experiment is unchanged).';
@@ -253,8 +261,8 @@ export class App {
 
   /** Store the experiment and answer its id and page: the live run with its recording
    * (WebSocket `save`), or the setup alone when the server holds no run for this page. */
-  async share(name, note) {
-    if (this.live && this.client.connected) return this.client.save(name, note);
+  async share(name, note, only = null) {
+    if (this.live && this.client.connected) return this.client.save(name, note, only);
     return saveSetup(this.state.spec, name, note);
   }
 
@@ -431,11 +439,29 @@ export class App {
     if (this.state.recorded) hash = view ? `#${view.slice(1)}` : '';
     else if (lesson && JSON.stringify(spec) === JSON.stringify(lesson.spec)) {
       hash = `#lesson=${lesson.id}${view}`;
-    } else hash = linkHash(spec, this.defaults, this.schema) + view;
+    } else hash = this.setupHash();
     this.lastHash = hash;
     if (location.hash !== hash) {
       history.replaceState(null, '', hash || location.pathname);
     }
+  }
+
+  /** The setup link's hash: the spec, the runs side by side (while the link stays within
+   * MAX_RUNS_LINK characters; past that Share is the way to pass them on) and the view. */
+  setupHash() {
+    const base = linkHash(this.state.spec, this.defaults, this.schema);
+    const view = viewParams(this.state.view);
+    if (!this.variants || this.state.lesson) return base + view;
+    const runs = runsParams(this.variants);
+    if ((base + runs + view).length <= MAX_RUNS_LINK) return base + runs + view;
+    if (!this.tooLong) {
+      this.tooLong = true;
+      this.state.status.note = `The ${this.variants.length} runs side by side make a link ` +
+        `over ${MAX_RUNS_LINK.toLocaleString('en-US')} characters: the address bar holds the ` +
+        'first run only. Share saves them all under one short link.';
+      this.invalidate('status');
+    }
+    return base + view;
   }
 
   // --- drawing ---------------------------------------------------------------------------

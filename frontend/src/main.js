@@ -9,7 +9,9 @@
  * - `/#lesson=<id>`: a lesson (docs/lessons.md) with its spec and the runs it compares.
  * - `/`: the server's default experiment.
  *
- * Any of these may carry view settings in the hash (`view.test=true`, view.js).
+ * Any of these may carry view settings in the hash (`view.test=true`, view.js); a setup link
+ * may hold runs side by side (`runs.1.label=...&runs.1.patch.optimizer.lr=0.3`, link.js),
+ * which the server validates when they start.
  */
 
 import { App } from './app.js';
@@ -81,6 +83,10 @@ async function main() {
       return;
     }
     const { view, errors } = viewOf(location.hash);
+    // A group's other runs were stored as saved: bring their specs to the current version.
+    for (const variant of experiment.run?.variants || []) {
+      variant.spec = await migrateSpec(variant.spec);
+    }
     app = new App(schema, { spec: experiment.spec, defaults, experiment, view, errors });
   } else {
     /** @type {import('./types.js').Boot} */
@@ -89,9 +95,12 @@ async function main() {
       const written = readLink(location.hash);
       if (written) {
         const { view, errors: viewErrors } = readView(written.view);
+        const variants = Array.isArray(written.runs) ? written.runs.map((run, k) => ({
+          label: String(run?.label ?? `run ${k + 1}`), patch: run?.patch ?? {} })) : null;
         delete written.view;
+        delete written.runs;
         const { spec, errors } = await restore(written, defaults);
-        boot = { spec, defaults, view, errors: [...errors, ...viewErrors],
+        boot = { spec, defaults, view, variants, errors: [...errors, ...viewErrors],
           note: errors.length || viewErrors.length ? 'Some of the link\'s values were ' +
           'refused (marked in red); defaults stand in for them.' : null };
       }

@@ -81,3 +81,18 @@ export function applyPatch(spec, patch, schema) {
   }
   return schema.complete(mergePatch(base, patch));
 }
+
+/** The merge patch that turns one complete spec into another (the server's diff_patch): only
+ * what differs; an object whose keys differ (another optimizer kind) goes whole. */
+export function diffPatch(before, after) {
+  /** @type {Record<string, any>} */
+  const patch = {};
+  for (const [key, value] of Object.entries(after)) {
+    const old = before?.[key];
+    if (JSON.stringify(old) === JSON.stringify(value)) continue;
+    const sameKeys = isObject(old) && isObject(value) &&
+      JSON.stringify(Object.keys(old).sort()) === JSON.stringify(Object.keys(value).sort());
+    patch[key] = sameKeys ? diffPatch(old, value) : value;
+  }
+  return patch;
+}

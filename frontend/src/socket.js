@@ -186,17 +186,18 @@ export class Client {
   }
 
   /**
-   * Store the run as it stands: resolves with the `saved` message once the server has it on
-   * disk, rejects with a RequestError (`field` "name"/"note" when one of those was refused).
-   * @param {string} name @param {string} note
+   * Store the run (runs side by side: all, or `only` one) as it stands: resolves with the
+   * `saved` message once the server has it on disk, rejects with a RequestError (`field`
+   * "name"/"note"/"only" when one of those was refused).
+   * @param {string} name @param {string} note @param {number|null} [only]
    * @returns {Promise<{id: string, url: string, step: number, epoch: number}>}
    */
-  save(name, note) {
+  save(name, note, only = null) {
     if (this.saving) {
       return Promise.reject(new RequestError({ code: 'busy', message: 'a save is under way' }));
     }
     return new Promise((resolve, reject) => {
-      if (!this.send({ type: 'save', name, note })) {
+      if (!this.send({ type: 'save', name, note, ...(only === null ? {} : { only }) })) {
         reject(new RequestError({ code: 'closed', message: 'not connected to the server' }));
         return;
       }
@@ -224,7 +225,7 @@ export class Client {
     const pending = this.saving;
     if (m.type === 'saved') pending.resolve(m);
     else if (m.type === 'error' && (SAVE_ERRORS.includes(m.code) ||
-      ['name', 'note'].includes(m.field))) pending.reject(new RequestError(m));
+      ['name', 'note', 'only'].includes(m.field))) pending.reject(new RequestError(m));
     else return false;
     this.saving = null;
     return true;

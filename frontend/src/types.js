@@ -75,6 +75,7 @@
  * @property {any} [experiment] a saved experiment (GET /api/experiments/<id>)
  * @property {any} [lesson] a lesson (GET /api/lessons/<id>)
  * @property {import('./view.js').View} [view] the link's view settings
+ * @property {{label: string, patch: any}[]} [variants] runs side by side a link holds
  */
 
 /**
@@ -89,7 +90,8 @@
  * @property {(key: string, value: any) => void} setView
  * @property {(hover: AppState['hover']) => void} setHover
  * @property {(message: string) => void} announce
- * @property {(name: string, note: string) => Promise<{id: string, url: string}>} share
+ * @property {(name: string, note: string, only?: number|null) =>
+ *   Promise<{id: string, url: string}>} share save; `only`: of runs side by side, just that
  * @property {(device?: string) => void} runAgain start the recorded experiment again
  * @property {() => void} fork leave the recording for an editable copy of its spec
  * @property {(spec: any, note: string) => void} load open a complete spec as a new setup

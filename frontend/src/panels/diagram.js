@@ -100,7 +100,8 @@ export function mount(el, store) {
         'data-column': c },
         h('span', { text: col.title }),
         col.units > col.shown ? h('small', { text: ` (${col.shown} of ${col.units})` }) : null,
-        h('span', { class: 'col-edits' }, ...columnButtons(col, state, store)));
+        state.recorded ? null : h('span', { class: 'col-edits' },
+          ...columnButtons(col, state, store)));
       nodes.push(title);
       canvases.push(col.ys.map((y, j) => {
         const style = `left:${col.x}px;top:${y}px;width:${size}px;height:${size}px`;
