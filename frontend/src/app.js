@@ -200,7 +200,8 @@ export class App {
     this.state.recorded = {
       id: experiment.id, name: experiment.name, note: experiment.note,
       created: experiment.created, links: experiment.links, replaying: false, problem: null,
-      run: run && { step: run.step, epoch: run.epoch, changedAt: run.spec_changed_at_step },
+      run: run && { step: run.step, epoch: run.epoch, changedAt: run.spec_changed_at_step,
+        weightEdits: run.weight_edits ?? 0 },
     };
     if (!run) return; // a setup alone: it is started (paused) once the socket opens
     const first = decodeRecording(run);

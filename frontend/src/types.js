@@ -58,7 +58,8 @@
  * @property {string} name
  * @property {string} note
  * @property {string} created ISO 8601
- * @property {{step: number, epoch: number, changedAt: number|null}|null} run null: a setup
+ * @property {{step: number, epoch: number, changedAt: number|null, weightEdits: number}|null}
+ *   run null: a setup
  *   saved without a run
  * @property {Record<string, string|null>} links the REST downloads
  * @property {boolean} replaying a live run has replaced the recording ("Run again")

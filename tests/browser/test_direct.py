@@ -71,6 +71,13 @@ def test_a_weight_reads_on_hover_and_is_edited_by_click(at_width, artifacts: Pat
     play.wait_until(f"app.state.frame.step > 50 && {WEIGHT_JS} !== 3.25")
     assert abs(play.state(WEIGHT_JS) - 3.25) < 3  # trained on from the edited value
     play.pause()
+    # Saved, the run says its weights were edited.
+    page.locator("#share-open").click()
+    page.locator("#share-save").click()
+    page.wait_for_function("() => document.querySelector('#share-url').value.includes('/e/')")
+    page.goto(page.locator("#share-url").input_value())
+    expect(page.locator(".recorded-changed")).to_contain_text(
+        "Weights were edited by hand (1 time)")
 
 
 def test_a_weight_is_edited_by_keyboard(at_width, artifacts: Path) -> None:
