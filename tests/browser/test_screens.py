@@ -82,6 +82,10 @@ def test_every_width_fits_without_sideways_scroll(at_width, artifacts: Path,
     assert not any(v.strip() in ("", "–") for v in values[2:]), values  # latest values
     play.screenshot(artifacts, f"screen-{width}")
     play.page.screenshot(path=str(artifacts / f"screen-{width}-top.png"))
+    # The diagram's controls at this width, by this width's pointer (a tap on a phone).
+    more = play.page.locator(".col-title[data-column='1'] button[aria-label^='One unit more']")
+    (more.tap if width < 800 else more.click)()
+    play.wait_until("app.state.run.summary.layers[0].name.includes('5')")
     # A narrow page stays narrow while the charts and the diagram redraw.
     no_sideways_scroll(play)
 
