@@ -13,16 +13,16 @@
  * until "Fork" makes an editable copy (the URL becomes that copy's setup link).
  */
 
-import { Client, decodeRecording, socketUrl } from './socket.js';
+import { Client, socketUrl } from './socket.js';
 import { saveSetup } from './rest.js';
 import { History, LayerTrace } from './history.js';
-import { diffPatch, specPath } from './patch.js';
+import { specPath } from './patch.js';
 import { SpecEdits, raisedLimit } from './edits.js';
 import { RunStore } from './runstore.js';
 import { ErrorBoard } from './fields.js';
 import { fmt } from './format.js';
-import { MAX_RUNS_LINK, linkHash, runsParams } from './link.js';
-import { defaultView, viewParams } from './view.js';
+import { addressHash, runsLeftOutNote } from './address.js';
+import { defaultView } from './view.js';
 import * as header from './panels/header.js';
 import * as recordedPanel from './panels/recorded.js';
 import * as share from './panels/share.js';
@@ -204,16 +204,8 @@ export class App {
         weightEdits: run.weight_edits ?? 0 },
     };
     if (!run) return; // a setup alone: it is started (paused) once the socket opens
-    const first = decodeRecording(run);
-    const group = (run.variants || []).map((/** @type {any} */ v) => ({ label: v.label,
-      spec: v.spec, ...decodeRecording({ data: run.data, ...v.run }) }));
-    this.runs.adoptRecorded([{ label: run.label ?? (experiment.name || 'saved run'),
-      spec: experiment.spec, ...first }, ...group]);
-    // Run again and Fork train the group side by side again, from the same specs.
-    if (group.length) {
-      this.variants = [{ label: run.label, patch: {} }, ...group.map((v) => ({
-        label: v.label, patch: diffPatch(experiment.spec, v.spec) }))];
-    }
+    // Run again and Fork train a saved group side by side again, from the same specs.
+    this.variants = this.runs.adoptSaved(experiment) ?? this.variants;
     this.state.status.running = false;
   }
 
@@ -237,7 +229,7 @@ export class App {
   fork() {
     if (!this.state.recorded) return;
     this.state.recorded = null;
-    history.pushState(null, '', `/${this.setupHash()}`);
+    history.pushState(null, '', `/${this.address().hash}`);
     this.lastHash = location.hash;
     this.setReadOnly(false);
     this.state.status.note = 'Forked: an editable copy (the saved experiment is unchanged).';
@@ -430,39 +422,21 @@ export class App {
     this.invalidate('status');
   }
 
-  /** Keep the link in the address bar (replacing, not adding, history entries): the setup
-   * (or the lesson, or nothing for a saved experiment) and the view settings. */
+  /** Keep the link in the address bar (replacing, not adding, history entries). */
   writeUrl() {
-    const spec = this.state.spec;
-    const lesson = this.state.lesson;
-    const view = viewParams(this.state.view);
-    let hash;
-    if (this.state.recorded) hash = view ? `#${view.slice(1)}` : '';
-    else if (lesson && JSON.stringify(spec) === JSON.stringify(lesson.spec)) {
-      hash = `#lesson=${lesson.id}${view}`;
-    } else hash = this.setupHash();
-    this.lastHash = hash;
-    if (location.hash !== hash) {
-      history.replaceState(null, '', hash || location.pathname);
-    }
-  }
-
-  /** The setup link's hash: the spec, the runs side by side (while the link stays within
-   * MAX_RUNS_LINK characters; past that Share is the way to pass them on) and the view. */
-  setupHash() {
-    const base = linkHash(this.state.spec, this.defaults, this.schema);
-    const view = viewParams(this.state.view);
-    if (!this.variants || this.state.lesson) return base + view;
-    const runs = runsParams(this.variants);
-    if ((base + runs + view).length <= MAX_RUNS_LINK) return base + runs + view;
-    if (!this.tooLong) {
-      this.tooLong = true;
-      this.state.status.note = `The ${this.variants.length} runs side by side make a link ` +
-        `over ${MAX_RUNS_LINK.toLocaleString('en-US')} characters: the address bar holds the ` +
-        'first run only. Share saves them all under one short link.';
+    const { hash, runsLeftOut } = this.address();
+    if (runsLeftOut && !this.runsLeftOut) {
+      this.state.status.note = runsLeftOutNote(this.variants?.length ?? 0);
       this.invalidate('status');
     }
-    return base + view;
+    this.runsLeftOut = runsLeftOut;
+    this.lastHash = hash;
+    if (location.hash !== hash) history.replaceState(null, '', hash || location.pathname);
+  }
+
+  address() {
+    return addressHash(this.state, { defaults: this.defaults, schema: this.schema,
+      variants: this.variants });
   }
 
   // --- drawing ---------------------------------------------------------------------------

@@ -6,6 +6,8 @@
  */
 
 import { History, LayerTrace } from './history.js';
+import { diffPatch } from './patch.js';
+import { decodeRecording } from './socket.js';
 import { MAX_PINS } from './runs.js';
 
 /** @typedef {import('./types.js').AppState} AppState */
@@ -32,8 +34,8 @@ export class RunStore {
   }
 
   /**
-   * A saved experiment's recorded runs (decoded by socket.js's decodeRecording), shown as
-   * if they had just arrived: one entry per run, the first on show.
+   * Recorded runs (decoded by socket.js's decodeRecording), shown as if they had just
+   * arrived: one entry per run, the first on show.
    * @param {{label: string, spec: any, summary: any, data: any, frame: any}[]} recordings
    */
   adoptRecorded(recordings) {
@@ -47,6 +49,22 @@ export class RunStore {
     });
     this.state.selected = 0;
     this.showSelected();
+  }
+
+  /**
+   * A saved experiment's recording (one run, or a group's runs, docs/experiments.md) on show;
+   * answers a group's runs as `start` takes variants (null for a single run).
+   * @param {any} experiment GET /api/experiments/<id>
+   */
+  adoptSaved(experiment) {
+    const run = experiment.run;
+    const group = (run.variants || []).map((/** @type {any} */ v) => ({ label: v.label,
+      spec: v.spec, ...decodeRecording({ data: run.data, ...v.run }) }));
+    this.adoptRecorded([{ label: run.label ?? (experiment.name || 'saved run'),
+      spec: experiment.spec, ...decodeRecording(run) }, ...group]);
+    if (!group.length) return null;
+    return [{ label: run.label, patch: {} }, ...group.map((v) => ({ label: v.label,
+      patch: diffPatch(experiment.spec, v.spec) }))];
   }
 
   /** A frame for variant `m.variant`: returns whether it is the run on show (undefined: no
