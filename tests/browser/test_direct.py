@@ -143,9 +143,17 @@ def test_continue_at_the_epoch_limit_raises_it_visibly(at_width) -> None:
     play.wait_until("app.state.status.finished && !app.state.status.running")
     expect(page.locator("#play")).to_contain_text("Continue")
     expect(page.locator("#status")).to_contain_text("epoch limit")
+    # Every text the status line shows from here on (the run may reach its new limit, and
+    # say so, before a check could read the line).
+    page.evaluate("""() => {
+      const status = document.querySelector('#status');
+      window.statusSeen = [];
+      new MutationObserver(() => window.statusSeen.push(status.textContent))
+        .observe(status, { childList: true, characterData: true, subtree: true });
+    }""")
     page.locator("#play").click()
     play.wait_until("app.state.spec.training.epochs === 4")
-    expect(page.locator("#status")).to_contain_text("raised from 2 to 4")
+    page.wait_for_function("() => window.statusSeen.some((t) => t.includes('raised from 2 to 4'))")
     expect(play.field("training.epochs").locator("input")).to_have_value("4")
     play.wait_until("app.state.frame.epoch === 4 && !app.state.status.running")
 
