@@ -1,12 +1,8 @@
 /**
- * The page: its state (the ExperimentSpec being edited, the run the server reports, or the
- * recorded run of a saved experiment) and the wiring between panels and the socket.
- *
- * Edits go through edit(): the value is checked against the schema, written into the spec,
- * then either sent as an `update` (the schema's live fields: optimizer, schedule,
- * regularisation, batch size, epochs) or, for structural fields, the run is restarted with
- * the new spec, keeping its play state, as TF Playground does. Messages only record the
- * latest state; panels draw once per animation frame, so a burst of frames costs one paint.
+ * The page's wiring: its state (the ExperimentSpec being edited, the runs the server reports,
+ * or the recording of a saved experiment), the panels, the socket (socket.js), the spec's
+ * edits (edits.js) and the runs held (runstore.js). Messages only record the latest state;
+ * panels draw once per animation frame, so a burst of frames costs one paint.
  *
  * A lesson (/#lesson=<id>) opens with its spec and, for a lesson that compares, its variants:
  * every start trains them side by side (one frame per variant), the panels draw the selected
@@ -17,15 +13,16 @@
  * until "Fork" makes an editable copy (the URL becomes that copy's setup link).
  */
 
-import {
-  Client, History, LayerTrace, decodeRecording, isLivePath, patchFor, saveSetup, socketUrl,
-  specPath,
-} from './protocol.js';
-import { setPath } from './schema.js';
+import { Client, socketUrl } from './socket.js';
+import { saveSetup } from './rest.js';
+import { History, LayerTrace } from './history.js';
+import { specPath } from './patch.js';
+import { SpecEdits, raisedLimit } from './edits.js';
+import { RunStore } from './runstore.js';
 import { ErrorBoard } from './fields.js';
 import { fmt } from './format.js';
-import { linkHash } from './link.js';
-import { MAX_PINS } from './runs.js';
+import { addressHash, runsLeftOutNote } from './address.js';
+import { defaultView } from './view.js';
 import * as header from './panels/header.js';
 import * as recordedPanel from './panels/recorded.js';
 import * as share from './panels/share.js';
@@ -38,7 +35,10 @@ import * as charts from './panels/charts.js';
 import * as loss from './panels/loss.js';
 import * as lessons from './panels/lessons.js';
 import * as compare from './panels/compare.js';
+import * as classroom from './panels/classroom.js';
 import * as draw from './panels/draw.js';
+import * as hint from './panels/hint.js';
+import * as importer from './panels/importer.js';
 import * as upload from './panels/upload.js';
 
 /** Frames per second asked of the server: smooth, and within one core's drawing budget
@@ -63,18 +63,27 @@ export class App {
       spec: structuredClone(boot.spec), run: null, frame: null, history: new History(),
       trace: new LayerTrace(),
       status: { connected: false, running: false, diverged: null, note: boot.note ?? null,
-        pending: false, error: null },
-      view: { showTest: false, discrete: false, logLoss: true, smoothing: 0.9 },
+        pending: false, error: null, finished: false },
+      view: boot.view ?? defaultView(),
       hover: null, recorded: null,
       lesson: boot.lesson ?? null, runs: [], selected: 0, pins: [],
     };
-    /** The runs a lesson trains side by side, as `start` takes them; null: a single run. */
+    /** The runs trained side by side (a lesson's, a link's, a saved group's), as `start`
+     * takes them; null: a single run. */
     this.variants = boot.lesson?.variants.length
-      ? boot.lesson.variants.map(({ label, patch }) => ({ label, patch })) : null;
-    this.pinsMade = 0;
+      ? boot.lesson.variants.map(({ label, patch }) => ({ label, patch }))
+      : boot.variants?.length ? boot.variants : null;
     this.errors = new ErrorBoard((message) => {
       this.state.status.error = message;
       this.invalidate('status');
+    });
+    this.runs = new RunStore(this.state);
+    this.edits = new SpecEdits(this.state, schema, this.errors, {
+      start: (spec, run) => this.client.start(spec, { fps: this.fps, run,
+        variants: this.variants }),
+      update: (patch) => this.client.update(patch),
+      live: () => this.live,
+      changed: (...what) => this.invalidate(...what),
     });
     /** Link values the server refused: shown at their fields until edited (the first
      * `ready` would otherwise clear them). */
@@ -85,24 +94,16 @@ export class App {
     this.panels = [];
     this.changes = new Set();
     this.scheduled = false;
-    this.pendingPatch = null;
-    this.restartDue = false;
-    this.flushTimer = 0;
-    /** Starts sent and not yet answered (ready or refusal), and the updates sent since the
-     * last start: a `ready` is adopted as the page's spec only when it answers the latest
-     * start, with those updates laid over it, so quick edits are never undone. */
-    this.startsInFlight = 0;
-    this.patchesSinceStart = [];
     this.lastHash = '';
     if (boot.experiment) this.showRecording(boot.experiment);
     this.mount();
-    if (!this.state.recorded) this.writeUrl(this.state.spec);
+    if (!this.state.recorded) this.writeUrl();
     this.client = new Client(socketUrl(), {
       open: () => this.onOpen(),
       close: () => {
         Object.assign(this.state.status, { connected: false, running: false });
         if (this.live) this.state.run = null;
-        this.startsInFlight = 0;
+        this.edits.disconnected();
         this.invalidate('status');
       },
       message: (m) => this.onMessage(m),
@@ -124,23 +125,29 @@ export class App {
   get store() {
     return {
       state: this.state, schema: this.schema, errors: this.errors,
-      edit: (path, value) => this.editMany([[path, value]]),
-      editMany: (edits) => this.editMany(edits),
+      edit: (path, value) => this.edits.editMany([[path, value]]),
+      editMany: (edits) => this.edits.editMany(edits),
       control: (name, ...args) => this.control(name, ...args),
-      setView: (key, value) => { this.state.view[key] = value; this.invalidate('view'); },
+      setView: (key, value) => { this.state.view[key] = value; this.invalidate('view', 'url'); },
       setHover: (hover) => { this.state.hover = hover; this.invalidate('hover'); },
       announce: (message) => {
         const live = document.getElementById('announce');
         if (live) live.textContent = message;
       },
-      share: (name, note) => this.share(name, note),
+      share: (name, note, only) => this.share(name, note, only),
       select: (k) => this.select(k),
-      pin: () => this.pin(),
-      unpin: (id) => this.unpin(id),
+      pin: () => {
+        const pinned = this.runs.pin();
+        if (pinned) this.invalidate('pins');
+        return pinned;
+      },
+      unpin: (id) => { this.runs.unpin(id); this.invalidate('pins'); },
       closeLesson: () => this.closeLesson(),
       checkGradients: (variant, points) => this.client.checkGradients(variant, points),
+      setWeight: (layer, row, col, value) => this.client.setWeight(layer, row, col, value),
       runAgain: (device) => this.runAgain(device),
       fork: () => this.fork(),
+      load: (spec, note) => this.load(spec, note),
     };
   }
 
@@ -156,7 +163,14 @@ export class App {
       lessons.mount(at('lesson'), store), compare.mount(at('compare'), store),
       // after output: drawing happens on the Output plane
       draw.mount(at('draw'), store), upload.mount(at('upload'), store),
+      classroom.mount(at('classroom'), store), hint.mount(at('hint'), store),
+      importer.mount(at('import'), store),
     ];
+    // The skip link moves focus without touching the hash: the hash is the setup link.
+    document.querySelector('.skip-link')?.addEventListener('click', (e) => {
+      e.preventDefault();
+      at('builder').focus();
+    });
     document.body.classList.remove('loading');
     this.setReadOnly(Boolean(this.state.recorded));
     for (const { field, message } of this.linkErrors) this.errors.set(field, message);
@@ -168,7 +182,15 @@ export class App {
   setReadOnly(readOnly) {
     for (const id of EDITORS) {
       const el = document.getElementById(id);
-      if (el) el.inert = readOnly;
+      if (!el) continue;
+      el.inert = readOnly;
+      if (readOnly && !el.querySelector('.read-only-note')) {
+        const note = document.createElement('p');
+        note.className = 'read-only-note';
+        note.textContent = 'Read-only: these are the saved settings. Press Fork (above) to ' +
+          'edit a copy.';
+        el.prepend(note);
+      }
     }
     document.body.classList.toggle('recorded', readOnly);
   }
@@ -182,17 +204,12 @@ export class App {
     this.state.recorded = {
       id: experiment.id, name: experiment.name, note: experiment.note,
       created: experiment.created, links: experiment.links, replaying: false, problem: null,
-      run: run && { step: run.step, epoch: run.epoch, changedAt: run.spec_changed_at_step },
+      run: run && { step: run.step, epoch: run.epoch, changedAt: run.spec_changed_at_step,
+        weightEdits: run.weight_edits ?? 0 },
     };
     if (!run) return; // a setup alone: it is started (paused) once the socket opens
-    const { summary, data, frame } = decodeRecording(run);
-    this.state.run = { spec: experiment.spec, summary, data, session: null, recorded: true,
-      variant: 0 };
-    this.state.history.apply(frame.history);
-    this.state.trace.add(frame);
-    this.state.frame = frame;
-    this.state.runs = [{ label: experiment.name || 'saved run', run: this.state.run, frame,
-      history: this.state.history, trace: this.state.trace }];
+    // Run again and Fork train a saved group side by side again, from the same specs.
+    this.variants = this.runs.adoptSaved(experiment) ?? this.variants;
     this.state.status.running = false;
   }
 
@@ -206,7 +223,7 @@ export class App {
     recorded.problem = null;
     recorded.replaying = true;
     this.errors.clear();
-    this.start(this.state.spec, run);
+    this.edits.start(this.state.spec, run);
     this.invalidate('recorded', 'status', 'spec');
   }
 
@@ -216,17 +233,33 @@ export class App {
   fork() {
     if (!this.state.recorded) return;
     this.state.recorded = null;
-    history.pushState(null, '', `/${linkHash(this.state.spec, this.defaults, this.schema)}`);
+    history.pushState(null, '', `/${this.address().hash}`);
     this.lastHash = location.hash;
     this.setReadOnly(false);
     this.state.status.note = 'Forked: an editable copy (the saved experiment is unchanged).';
     this.invalidate('recorded', 'status', 'spec');
   }
 
+  /** Open a complete spec (an imported file) as a new setup: a saved experiment on show is
+   * forked first, a lesson left; the run restarts with the spec, paused. */
+  load(spec, note) {
+    if (this.state.recorded) this.fork();
+    this.state.lesson = null;
+    this.variants = null;
+    this.state.selected = 0;
+    this.state.spec = structuredClone(spec);
+    this.errors.clear();
+    this.edits.start(this.state.spec, false);
+    this.writeUrl();
+    this.openingNote = note;
+    this.state.status.note = note;
+    this.invalidate('spec', 'lesson', 'pins', 'status');
+  }
+
   /** Store the experiment and answer its id and page: the live run with its recording
    * (WebSocket `save`), or the setup alone when the server holds no run for this page. */
-  async share(name, note) {
-    if (this.live && this.client.connected) return this.client.save(name, note);
+  async share(name, note, only = null) {
+    if (this.live && this.client.connected) return this.client.save(name, note, only);
     return saveSetup(this.state.spec, name, note);
   }
 
@@ -238,52 +271,27 @@ export class App {
     // A recording is shown as saved: nothing trains until Run again.
     if (this.state.run?.recorded) return;
     // A (re)connection has no run: start the spec being edited, paused.
-    this.start(this.state.spec, false);
-  }
-
-  start(spec, run) {
-    if (this.client.start(spec, { fps: this.fps, run, variants: this.variants })) {
-      this.startsInFlight++;
-      this.patchesSinceStart = [];
-      this.state.status.pending = true;
-    }
+    this.edits.start(this.state.spec, false);
   }
 
   onMessage(m) {
     const status = this.state.status;
     switch (m.type) {
       case 'ready': {
-        this.startsInFlight = Math.max(0, this.startsInFlight - 1);
-        this.adoptRuns(m);
-        // The server's spec is the agreed one, unless newer edits exist: a newer start on its
-        // way, or edits not yet sent (a restart due, or a patch waiting for the flush).
-        if (!this.state.spec || (this.startsInFlight === 0 && !this.restartDue)) {
-          const patches = [...this.patchesSinceStart, this.pendingPatch].filter(Boolean);
-          this.state.spec = patches.reduce((spec, patch) =>
-            mergePatch(spec, structuredClone(patch)), structuredClone(m.spec));
-        }
-        Object.assign(status, { pending: this.startsInFlight > 0, diverged: null,
-          note: this.openingNote });
+        this.runs.adopt(m);
+        this.edits.ready(m);
+        Object.assign(status, { diverged: null, note: this.openingNote, finished: false });
         this.openingNote = null;
         this.errors.clear();
         for (const { field, message } of this.linkErrors.splice(0)) this.errors.set(field, message);
-        if (!this.state.recorded) this.writeUrl(this.state.spec);
+        if (!this.state.recorded) this.writeUrl();
         this.invalidate('spec', 'run', 'status');
         break;
       }
       case 'frame': {
-        const k = m.variant ?? 0;
-        const run = this.state.runs[k];
-        if (!run) break;
-        run.history.apply(m.history);
-        run.trace.add(m);
-        run.frame = m;
-        if (k !== this.state.selected) {
-          this.invalidate('frame');
-          break;
-        }
-        this.state.frame = m;
-        if (status.running !== m.running || Boolean(status.diverged) !== m.diverged) {
+        const shown = this.runs.applyFrame(m);
+        if (shown === undefined) break;
+        if (shown && (status.running !== m.running || Boolean(status.diverged) !== m.diverged)) {
           status.running = m.running;
           if (!m.diverged) status.diverged = null;
           else status.diverged ||= 'The loss became NaN or infinite: lower the learning rate ' +
@@ -304,55 +312,13 @@ export class App {
     }
   }
 
-  /** A `ready`: one run, or the variants trained side by side, each with fresh curves. */
-  adoptRuns(m) {
-    const shared = { session: m.session };
-    const entries = m.variants
-      ? m.variants.map((v, k) => ({ label: v.label, run: { ...shared, spec: v.spec,
-        summary: v.summary, data: v.data ?? m.data, variant: k } }))
-      : [{ label: 'this run', run: { ...shared, spec: m.spec, summary: m.summary, data: m.data,
-        variant: 0 } }];
-    this.state.runs = entries.map((e) => ({ ...e, frame: null, history: new History(),
-      trace: new LayerTrace() }));
-    this.state.selected = Math.min(this.state.selected, entries.length - 1);
-    this.showSelected();
-  }
-
-  /** Point the panels (boundary, diagram, counters, charts) at the selected run. */
-  showSelected() {
-    const shown = this.state.runs[this.state.selected];
-    Object.assign(this.state, { run: shown.run, frame: shown.frame, history: shown.history,
-      trace: shown.trace });
-  }
-
   /** Show variant k of the runs trained side by side. */
   select(k) {
-    if (!this.state.runs[k] || k === this.state.selected) return;
-    this.state.selected = k;
-    this.showSelected();
+    if (!this.runs.select(k)) return;
     const frame = this.state.frame;
     if (frame) this.state.status.diverged = frame.diverged ? 'This run diverged: the loss ' +
       'became NaN or infinite.' : null;
     this.invalidate('run', 'frame', 'status', 'pins');
-  }
-
-  /** Keep the run on show as a reference the charts overlay (its curves as they are now). */
-  pin() {
-    const shown = this.state.runs[this.state.selected];
-    if (!shown?.frame || this.state.pins.length >= MAX_PINS) return false;
-    this.pinsMade++;
-    const where = this.state.runs.length > 1 ? `${shown.label}, ` : '';
-    this.state.pins.push({ id: `pin${this.pinsMade}`,
-      label: `ref ${this.pinsMade} (${where}step ${shown.frame.step.toLocaleString('en-US')})`,
-      run: { ...shown.run, spec: structuredClone(shown.run.spec) }, frame: shown.frame, history: shown.history.clone(),
-      trace: shown.trace.clone() });
-    this.invalidate('pins');
-    return true;
-  }
-
-  unpin(id) {
-    this.state.pins = this.state.pins.filter((p) => p.id !== id);
-    this.invalidate('pins');
   }
 
   /** Leave the lesson: its side-by-side runs end and the spec on show trains alone. */
@@ -363,15 +329,19 @@ export class App {
     this.variants = null;
     this.state.selected = 0;
     this.state.spec = structuredClone(spec);
-    this.start(this.state.spec, this.state.status.running);
-    this.writeUrl(this.state.spec);
+    this.edits.start(this.state.spec, this.state.status.running);
+    this.writeUrl();
     this.invalidate('lesson', 'spec', 'pins');
   }
 
   onEvent(m) {
     const status = this.state.status;
     if (m.event === 'diverged') status.diverged = m.message;
-    else if (m.event === 'finished') status.note = `Finished: reached epoch ${m.epoch}.`;
+    else if (m.event === 'finished') {
+      status.finished = true;
+      status.note = `Finished: reached the epoch limit (${m.epoch}). Continue raises the ` +
+        'limit and trains on.';
+    }
     else if (m.event === 'early_stopped') {
       status.note = `Stopped early at epoch ${m.epoch}: the test loss was best ` +
         `(${fmt(m.best_test_loss)}) at epoch ${m.best_epoch}.`;
@@ -382,8 +352,7 @@ export class App {
   onError(m) {
     const spec = this.state.spec;
     if (m.code === 'invalid_spec' || m.code === 'busy' || m.code === 'no_dataset') {
-      this.startsInFlight = Math.max(0, this.startsInFlight - 1);
-      this.state.status.pending = this.startsInFlight > 0;
+      this.edits.refused();
       const recorded = this.state.recorded;
       if (recorded && m.code === 'invalid_spec') {
         // Run again refused (a device this server lacks): the banner says so and offers a fix.
@@ -412,54 +381,7 @@ export class App {
     this.invalidate('status');
   }
 
-  // --- edits and controls ----------------------------------------------------------------
-
-  /** Apply edits if every value passes the schema; returns false (and shows why) if not. */
-  editMany(edits) {
-    const spec = this.state.spec;
-    if (!spec || this.state.recorded) return false; // a recording's settings are fixed
-    let ok = true;
-    for (const [path, value] of edits) {
-      const problem = this.schema.check(path, value, spec);
-      if (problem) { this.errors.set(path, problem); ok = false; }
-    }
-    if (!ok) return false;
-    for (const [path, value] of edits) {
-      this.errors.clear(path);
-      setPath(spec, path, structuredClone(value));
-      // The server handles a socket's messages in order, so an update sent right after a
-      // start applies to the new run: only "is there a run at all" matters here.
-      if (this.live && isLivePath(path, this.schema.liveFields)) {
-        this.pendingPatch = mergePatch(this.pendingPatch || {}, patchFor(path, value, spec));
-      } else {
-        this.restartDue = true;
-      }
-    }
-    this.scheduleFlush();
-    this.invalidate('spec');
-    return true;
-  }
-
-  /** Send what the edits of this moment need: one restart, or one merged update. */
-  scheduleFlush() {
-    if (this.flushTimer) return;
-    this.flushTimer = window.setTimeout(() => {
-      this.flushTimer = 0;
-      if (this.restartDue) {
-        this.restartDue = false;
-        this.pendingPatch = null; // the new start carries the whole spec
-        this.start(this.state.spec, this.state.status.running);
-      } else if (this.pendingPatch) {
-        this.client.update(this.pendingPatch);
-        this.patchesSinceStart.push(this.pendingPatch);
-        // The server patches every run alike; so do their specs here (the diffs read them).
-        for (const r of this.state.runs) mergePatch(r.run.spec, structuredClone(this.pendingPatch));
-        this.invalidate('pins');
-        this.pendingPatch = null;
-        this.writeUrl(this.state.spec); // a restart writes it on `ready`, once agreed
-      }
-    }, 0);
-  }
+  // --- controls --------------------------------------------------------------------------
 
   control(name, ...args) {
     const client = this.client;
@@ -471,36 +393,60 @@ export class App {
       if (name !== 'step') return;
     }
     if (name === 'play') {
-      if (!this.live) this.start(this.state.spec, true);
-      else client.resume();
+      if (!this.live) this.edits.start(this.state.spec, true);
+      else {
+        const limit = this.state.spec.training.epochs;
+        if (status.finished && limit && (this.state.frame?.epoch ?? 0) >= limit) {
+          // Past the limit the run would stop at once: raise it, visibly, before resuming.
+          const raised = raisedLimit(this.schema, limit);
+          this.edits.editMany([['training.epochs', raised]]);
+          this.edits.flush();
+          status.finished = false;
+          client.resume();
+          status.note = `Epoch limit raised from ${limit} to ${raised.toLocaleString('en-US')}.`;
+          this.invalidate('status');
+          return;
+        }
+        client.resume();
+      }
       status.note = null;
     } else if (name === 'pause') client.pause();
     else if (name === 'step') {
       // No run on the server (a forked recording, a refused start): start one, then step;
       // the server takes a socket's messages in order.
-      if (!this.live && !this.state.recorded) this.start(this.state.spec, false);
+      if (!this.live && !this.state.recorded) this.edits.start(this.state.spec, false);
       client.step(args[0] ?? 1, args[1] ?? 'step');
     } else if (name === 'reset') {
       if (this.live) client.reset();
-      else this.start(this.state.spec, false);
+      else this.edits.start(this.state.spec, false);
       status.note = null;
       status.diverged = null;
+      status.finished = false;
     }
     this.invalidate('status');
   }
 
-  /** Keep the setup link in the address bar (replacing, not adding, history entries). */
-  writeUrl(spec) {
-    const lesson = this.state.lesson;
-    const hash = lesson && JSON.stringify(spec) === JSON.stringify(lesson.spec)
-      ? `#lesson=${lesson.id}` : linkHash(spec, this.defaults, this.schema);
+  /** Keep the link in the address bar (replacing, not adding, history entries). */
+  writeUrl() {
+    const { hash, runsLeftOut } = this.address();
+    if (runsLeftOut && !this.runsLeftOut) {
+      this.state.status.note = runsLeftOutNote(this.variants?.length ?? 0);
+      this.invalidate('status');
+    }
+    this.runsLeftOut = runsLeftOut;
     this.lastHash = hash;
-    if (location.hash !== hash) history.replaceState(null, '', hash);
+    if (location.hash !== hash) history.replaceState(null, '', hash || location.pathname);
+  }
+
+  address() {
+    return addressHash(this.state, { defaults: this.defaults, schema: this.schema,
+      variants: this.variants });
   }
 
   // --- drawing ---------------------------------------------------------------------------
 
-  /** Note what changed; panels hear about it once, on the next animation frame. */
+  /** Note what changed; panels hear about it once, on the next animation frame. A change
+   * of 'url' rewrites the address bar's link. */
   invalidate(...what) {
     what.forEach((w) => this.changes.add(w));
     if (this.scheduled) return;
@@ -513,6 +459,7 @@ export class App {
     if (!this.state.spec) return;
     const changes = this.changes;
     this.changes = new Set();
+    if (changes.has('url')) this.writeUrl();
     for (const panel of this.panels) {
       try {
         panel.update(this.state, changes);
@@ -522,13 +469,4 @@ export class App {
     }
     this.drawn = (this.drawn || 0) + 1;
   }
-}
-
-function mergePatch(a, b) {
-  for (const [key, value] of Object.entries(b)) {
-    if (value && typeof value === 'object' && !Array.isArray(value) && a[key]) {
-      mergePatch(a[key], value);
-    } else a[key] = value;
-  }
-  return a;
 }

@@ -1,7 +1,7 @@
 /**
  * Chart series kept small enough to redraw every frame: columns aligned on one x axis (as
  * uPlot wants them), thinned by half whenever they pass MAX_POINTS, and the debiased
- * exponential smoothing of the loss. The full history stays in protocol.js; these are views.
+ * exponential smoothing of the loss. The full history stays in history.js; these are views.
  */
 
 /** Points per series kept for drawing; past this, pairs of rows merge into one. */

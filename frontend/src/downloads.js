@@ -6,7 +6,7 @@
  */
 
 import { h } from './fields.js';
-import { scriptFor } from './protocol.js';
+import { scriptFor } from './rest.js';
 
 /** What each file is: its name, a tooltip, and a few words for menus. */
 export const FILES = {

@@ -7,6 +7,8 @@
  * that, by the nearest registered ancestor (a builder block stands in for its fields).
  */
 
+import { optionLabel } from './labels.js';
+
 import { getPath } from './schema.js';
 
 /** @typedef {import('./app.js').Store} Store */
@@ -142,7 +144,7 @@ export function field(store, path, opts) {
   const title = [node.description, opts.hint].filter(Boolean).join(' ');
   const toSpec = opts.toSpec || ((v) => v);
   const fromSpec = opts.fromSpec || ((v) => v);
-  const format = opts.format || ((v) => String(v));
+  const format = opts.format || (kind === 'select' ? optionLabel : (v) => String(v));
   /** @type {HTMLInputElement|HTMLSelectElement} */
   let input;
   let readout = null;

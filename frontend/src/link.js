@@ -37,7 +37,7 @@ const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 function scalarText(value) {
   if (typeof value !== 'string') return String(value); // numbers, booleans, null: as JSON
   const literal = value === '' || value === 'null' || value === 'true' || value === 'false' ||
-    NUMBER.test(value) || value.startsWith('[') || value.startsWith('"');
+    NUMBER.test(value) || value.startsWith('[') || value.startsWith('"') || value === '{}';
   return encodeURIComponent(literal ? JSON.stringify(value) : value);
 }
 
@@ -106,6 +106,34 @@ export function linkHash(spec, defaults, schema) {
     `&${path}=${valueText(value)}`).join('')}`;
 }
 
+/** The longest setup link the page writes with runs side by side in it (characters of the
+ * hash): links this long still pass through mail, chat and every browser. */
+export const MAX_RUNS_LINK = 4000;
+
+/**
+ * Hash parameters for runs side by side: `&runs.<k>.label=<label>` and one
+ * `&runs.<k>.patch.<path>=<value>` per leaf of its patch (lists of objects item by item).
+ * @param {{label: string, patch: Record<string, any>}[]} variants
+ */
+export function runsParams(variants) {
+  /** @type {string[]} */
+  const out = [];
+  const walk = (value, path) => {
+    if (Array.isArray(value) && !value.every(isScalar)) {
+      value.forEach((item, i) => walk(item, `${path}.${i}`));
+    } else if (isObject(value)) {
+      const keys = Object.keys(value);
+      if (!keys.length) out.push(`&${path}={}`);
+      for (const key of keys) walk(value[key], `${path}.${key}`);
+    } else out.push(`&${path}=${valueText(value)}`);
+  };
+  variants.forEach(({ label, patch }, k) => {
+    out.push(`&runs.${k}.label=${scalarText(label)}`);
+    for (const key of Object.keys(patch)) walk(patch[key], `runs.${k}.patch.${key}`);
+  });
+  return out.join('');
+}
+
 // --- reading ---------------------------------------------------------------------------
 
 /** decodeURIComponent, failing as a LinkError on a malformed escape ("%E0%A4%A"). */
@@ -120,6 +148,7 @@ function decode(text) {
 function readScalar(text) {
   const s = decode(text);
   if (s === 'null') return null;
+  if (s === '{}') return {};
   if (s === 'true' || s === 'false') return s === 'true';
   if (NUMBER.test(s)) return Number(s);
   if (s.startsWith('"')) {

@@ -8,13 +8,18 @@
  *   does not lose the rest of the link.
  * - `/#lesson=<id>`: a lesson (docs/lessons.md) with its spec and the runs it compares.
  * - `/`: the server's default experiment.
+ *
+ * Any of these may carry view settings in the hash (`view.test=true`, view.js); a setup link
+ * may hold runs side by side (`runs.1.label=...&runs.1.patch.optimizer.lr=0.3`, link.js),
+ * which the server validates when they start.
  */
 
 import { App } from './app.js';
 import { LinkError, dropPath, readLink } from './link.js';
+import { readView } from './view.js';
 import {
-  RequestError, fetchExperiment, fetchLesson, fetchSchema, migrateSpec,
-} from './protocol.js';
+  RequestError, fetchExperiment, fetchLesson, fetchRules, fetchSchema, migrateSpec,
+} from './rest.js';
 import { Schema } from './schema.js';
 import { showMissing } from './panels/recorded.js';
 
@@ -49,31 +54,55 @@ async function restore(written, defaults) {
 }
 
 async function main() {
-  const [schema, defaults] = await Promise.all([fetchSchema().then((s) => new Schema(s)),
+  const [root, rules, defaults] = await Promise.all([fetchSchema(), fetchRules(),
     migrateSpec({})]);
+  const schema = new Schema(root, rules);
   const id = location.pathname.match(/^\/e\/([^/]+)\/?$/)?.[1];
   let app;
-  const lessonId = location.hash.match(/^#lesson=([a-z0-9-]+)$/)?.[1];
+  const lessonLink = location.hash.match(/^#lesson=([a-z0-9-]+)(&.*)?$/);
+  const lessonId = lessonLink?.[1];
+  /** The link's view settings; the spec part (if any) is read below. */
+  const viewOf = (hash) => {
+    try {
+      return readView(readLink(hash)?.view);
+    } catch (err) {
+      if (!(err instanceof LinkError)) throw err;
+      return readView(undefined);
+    }
+  };
   if (lessonId) {
     const lesson = await fetchLesson(lessonId);
-    app = new App(schema, lesson ? { spec: lesson.spec, defaults, lesson }
-      : { spec: defaults, defaults, note: `There is no lesson "${lessonId}"; showing the ` +
-        'default experiment. Open Lessons to pick one.' });
+    const { view, errors } = viewOf(`#${lessonLink?.[2]?.slice(1) ?? ''}`);
+    app = new App(schema, lesson ? { spec: lesson.spec, defaults, lesson, view, errors }
+      : { spec: defaults, defaults, view, note: `There is no lesson "${lessonId}"; showing ` +
+        'the default experiment. Open Lessons to pick one.' });
   } else if (id) {
     const experiment = await fetchExperiment(decodeURIComponent(id));
     if (!experiment) {
       showMissing(decodeURIComponent(id));
       return;
     }
-    app = new App(schema, { spec: experiment.spec, defaults, experiment });
+    const { view, errors } = viewOf(location.hash);
+    // A group's other runs were stored as saved: bring their specs to the current version.
+    for (const variant of experiment.run?.variants || []) {
+      variant.spec = await migrateSpec(variant.spec);
+    }
+    app = new App(schema, { spec: experiment.spec, defaults, experiment, view, errors });
   } else {
+    /** @type {import('./types.js').Boot} */
     let boot = { spec: defaults, defaults, errors: [], note: null };
     try {
       const written = readLink(location.hash);
       if (written) {
+        const { view, errors: viewErrors } = readView(written.view);
+        const variants = Array.isArray(written.runs) ? written.runs.map((run, k) => ({
+          label: String(run?.label ?? `run ${k + 1}`), patch: run?.patch ?? {} })) : null;
+        delete written.view;
+        delete written.runs;
         const { spec, errors } = await restore(written, defaults);
-        boot = { spec, defaults, errors, note: errors.length ? 'Some of the link\'s ' +
-          'values were refused (marked in red); defaults stand in for them.' : null };
+        boot = { spec, defaults, view, variants, errors: [...errors, ...viewErrors],
+          note: errors.length || viewErrors.length ? 'Some of the link\'s values were ' +
+          'refused (marked in red); defaults stand in for them.' : null };
       }
     } catch (err) {
       if (!(err instanceof LinkError)) throw err;

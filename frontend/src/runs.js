@@ -42,8 +42,8 @@ export function dashSwatch(index) {
  * @property {string} label
  * @property {number} style index into the dashes
  * @property {any} run {spec, summary, data, ...}
- * @property {import('./protocol.js').History} history
- * @property {import('./protocol.js').LayerTrace} trace
+ * @property {import('./history.js').History} history
+ * @property {import('./history.js').LayerTrace} trace
  */
 
 /** Style index of the run on show. */

@@ -8,11 +8,25 @@
  */
 
 /** @typedef {{[key: string]: any}} JsonSchema */
+/**
+ * @typedef {Object} Rules GET /api/rules (docs/experiments.md, "Rules")
+ * @property {Record<string, string[]>} losses task -> the losses that fit it
+ * @property {string[]} two_class_losses losses that need exactly 2 classes
+ * @property {Record<string, number|null>} classes dataset kind -> classes (null: data.classes)
+ * @property {string[]} relu_family activations whose dead units are counted
+ * @property {string[]} slope_activations activations that read `slope`
+ * @property {Record<string, string[]>} schedule_params schedule kind -> fields it reads
+ * @property {Record<string, string>} noise dataset kind -> what `data.noise` does there
+ */
 
 export class Schema {
-  /** @param {JsonSchema} root the schema as served */
-  constructor(root) {
+  /** @param {JsonSchema} root the schema as served
+   * @param {Rules} [rules] GET /api/rules: what the schema cannot say */
+  constructor(root, rules) {
     this.root = root;
+    /** @type {Rules} */
+    this.rules = rules || { losses: {}, two_class_losses: [], classes: {}, relu_family: [],
+      slope_activations: [], schedule_params: {}, noise: {} };
     this.defs = root.$defs || {};
     const extras = root['x-torchplay'] || {};
     /** Spec paths an `update` may change during a run; anything else needs a new start. */
@@ -87,6 +101,30 @@ export class Schema {
       return out;
     }
     return undefined;
+  }
+
+  /**
+   * `value` with every field it lacks filled with the schema's default, as the server's
+   * validation fills them (an optimizer without a kind is the first branch, SGD, as there).
+   * Fields the schema does not know are kept, for the server to name.
+   */
+  complete(value, node = this.root) {
+    node = this.deref(node);
+    if (!node) return value;
+    if (node.oneOf) node = this.branch(node, value);
+    if (value === undefined) return this.fill(node);
+    if (node.properties && value && typeof value === 'object' && !Array.isArray(value)) {
+      /** @type {Record<string, any>} */
+      const out = {};
+      for (const [key, sub] of Object.entries(node.properties)) {
+        const filled = this.complete(value[key], sub);
+        if (filled !== undefined) out[key] = filled;
+      }
+      for (const key of Object.keys(value)) if (!(key in out)) out[key] = value[key];
+      return out;
+    }
+    if (Array.isArray(value) && node.items) return value.map((v) => this.complete(v, node.items));
+    return value;
   }
 
   /** The $def name a union branch maps a tag to ("adamw" -> "AdamSpec"). */

@@ -1,10 +1,10 @@
 /**
  * The REST routes of uploaded tables (docs/experiments.md, "Your own data"): upload a file,
- * describe a stored one. Refusals become protocol.js's RequestError, whose message names the
+ * describe a stored one. Refusals become rest.js's RequestError, whose message names the
  * line and column of a bad file.
  */
 
-import { RequestError } from './protocol.js';
+import { RequestError } from './rest.js';
 
 async function answer(response) {
   let body = null;

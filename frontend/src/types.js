@@ -3,8 +3,8 @@
  * page opens. Types only (JSDoc); nothing here runs.
  */
 
-/** @typedef {import('./protocol.js').History} History */
-/** @typedef {import('./protocol.js').LayerTrace} LayerTrace */
+/** @typedef {import('./history.js').History} History */
+/** @typedef {import('./history.js').LayerTrace} LayerTrace */
 /** @typedef {import('./schema.js').Schema} Schema */
 /** @typedef {import('./fields.js').ErrorBoard} ErrorBoard */
 
@@ -17,8 +17,9 @@
  * @property {History} history
  * @property {LayerTrace} trace
  * @property {{connected: boolean, running: boolean, diverged: string|null, note: string|null,
- *             pending: boolean, error: string|null}} status
- * @property {{showTest: boolean, discrete: boolean, logLoss: boolean, smoothing: number}} view
+ *             pending: boolean, error: string|null, finished: boolean}} status the run's
+ *             state; `finished`: it stopped at its epoch limit
+ * @property {import('./view.js').View} view how the run is shown (the link carries it)
  * @property {{column: number, unit: number}|null} hover neuron under the pointer
  * @property {Recorded|null} recorded the saved experiment this page shows (/e/<id>)
  * @property {any} lesson the open lesson (GET /api/lessons/<id>), or null
@@ -57,7 +58,8 @@
  * @property {string} name
  * @property {string} note
  * @property {string} created ISO 8601
- * @property {{step: number, epoch: number, changedAt: number|null}|null} run null: a setup
+ * @property {{step: number, epoch: number, changedAt: number|null, weightEdits: number}|null}
+ *   run null: a setup
  *   saved without a run
  * @property {Record<string, string|null>} links the REST downloads
  * @property {boolean} replaying a live run has replaced the recording ("Run again")
@@ -73,6 +75,8 @@
  * @property {string|null} [note] shown in the status line
  * @property {any} [experiment] a saved experiment (GET /api/experiments/<id>)
  * @property {any} [lesson] a lesson (GET /api/lessons/<id>)
+ * @property {import('./view.js').View} [view] the link's view settings
+ * @property {{label: string, patch: any}[]} [variants] runs side by side a link holds
  */
 
 /**
@@ -87,13 +91,17 @@
  * @property {(key: string, value: any) => void} setView
  * @property {(hover: AppState['hover']) => void} setHover
  * @property {(message: string) => void} announce
- * @property {(name: string, note: string) => Promise<{id: string, url: string}>} share
+ * @property {(name: string, note: string, only?: number|null) =>
+ *   Promise<{id: string, url: string}>} share save; `only`: of runs side by side, just that
  * @property {(device?: string) => void} runAgain start the recorded experiment again
  * @property {() => void} fork leave the recording for an editable copy of its spec
+ * @property {(spec: any, note: string) => void} load open a complete spec as a new setup
  * @property {(k: number) => void} select show run k of those trained side by side
  * @property {() => boolean} pin keep the run on show as a reference (false: none to pin)
  * @property {(id: string) => void} unpin
  * @property {() => void} closeLesson
+ * @property {(layer: number, row: number, col: number, value: number) => boolean} setWeight
+ *   set one weight of the live run (docs/protocol.md, set_weight)
  * @property {(variant: number, points: number) => Promise<any>} checkGradients the
  *   `gradient_check` answer (docs/protocol.md)
  */

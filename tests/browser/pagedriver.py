@@ -49,7 +49,7 @@ class Playground:
             run: app.state.run && app.state.run.summary.layers.map((l) => l.name),
             frame: app.state.frame && app.state.frame.step,
             layers: app.state.spec && app.state.spec.network.layers,
-            status: app.state.status, startsInFlight: app.startsInFlight,
+            status: app.state.status, startsInFlight: app.edits.startsInFlight,
             errors: [...document.querySelectorAll('.field-error, .error')]
               .map((e) => e.textContent).filter(Boolean) }); }""")
 

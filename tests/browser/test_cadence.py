@@ -1,6 +1,7 @@
 """How smoothly the page animates while training: requestAnimationFrame timestamps over about
-two seconds. The figure is printed (run with -s to see it) and the README quotes it; the
-assertion is only a floor that catches a page whose drawing blocks the browser."""
+two seconds. The figure is printed (run with -s to see it). At 1280x800 the test asserts what
+the README claims, 30 frames/s or more; at 1920x1080, which the README reports without a
+claim, only a floor that catches a page whose drawing blocks the browser."""
 
 from __future__ import annotations
 
@@ -52,5 +53,7 @@ def test_frame_cadence_while_training(play: Playground, artifacts: Path, width: 
           f"(95th-percentile frame gap {p95:.1f} ms); the page redrew {paints:.1f} times/s; "
           f"the server trained {result['steps'] / seconds:.0f} steps/s")
     play.screenshot(artifacts, f"cadence-{width}", full_page=False)
-    assert fps > 10, f"only {fps:.1f} frames/s while training"
+    # README: "the page animates at 30 frames/s or more at 1280x800".
+    claimed = 30 if width == 1280 else 10
+    assert fps >= claimed, f"only {fps:.1f} frames/s while training at {width}x{height}"
     assert paints > 5, "the page stopped redrawing while training"

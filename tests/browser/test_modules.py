@@ -1,6 +1,6 @@
 """The page's pure modules, run in the browser and checked against computations done here:
-history deltas (protocol.js), chart thinning and loss smoothing (chartdata.js), schema bounds
-(schema.js)."""
+history deltas (history.js), decoding (socket.js), chart thinning and loss smoothing
+(chartdata.js), schema bounds (schema.js)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import pytest
 from playwright.sync_api import Page
 
 pytestmark = pytest.mark.browser
+
+EVAL_COLUMNS = ["epoch", "step", "lr", "train_loss", "test_loss", "train_metric", "test_metric"]
 
 
 @pytest.fixture
@@ -34,7 +36,7 @@ def test_history_appends_deltas_and_replace_starts_over(modules: Page) -> None:
                 "evals": {"stride": 1, "epoch": evals, "step": evals, "lr": [0.1] * len(evals),
                           **{c: [1.0] * len(evals) for c in ("train_loss", "test_loss",
                                                               "train_metric", "test_metric")}}}
-    result = run(modules, "protocol.js", """
+    result = run(modules, "history.js", """
         const h = new m.History();
         const gens = [];
         for (const d of arg) { h.apply(d); gens.push(h.generation); }
@@ -53,14 +55,15 @@ def test_decode_turns_base64_grids_into_bytes(modules: Page) -> None:
              "layers": {"name": ["linear 2"], "act_var": [1.0]},
              "output": {"kind": "probability", "size": 32,
                         "values": base64.b64encode(values).decode()},
-             "neurons": [], "links": [], "history": {"steps": {}, "evals": {}}}
-    decoded = run(modules, "protocol.js", """
+             "neurons": [], "links": [], "history": {"steps": {"stride": 1, "step": [], "loss": []},
+                         "evals": {"stride": 1, **{c: [] for c in EVAL_COLUMNS}}}}
+    decoded = run(modules, "socket.js", """
         const f = m.decode(JSON.stringify(arg));
         return Array.from(f.output.values);
     """, frame)
     assert decoded == list(values)
     bad = {**frame, "output": {**frame["output"], "size": 33}}
-    message = run(modules, "protocol.js", """
+    message = run(modules, "socket.js", """
         try { m.decode(JSON.stringify(arg)); return 'accepted'; }
         catch (err) { return err.name + ': ' + err.message; }
     """, bad)

@@ -15,6 +15,7 @@ from torchplay import __version__
 from torchplay.api.experiments import router as experiments_router
 from torchplay.api.lessons import router as lessons_router
 from torchplay.api.messages import MAX_FPS, MAX_MESSAGE_BYTES, MAX_STEPS_PER_REQUEST
+from torchplay.api.rules import router as rules_router
 from torchplay.api.tables import LIMITS as TABLE_LIMITS
 from torchplay.api.tables import router as tables_router
 from torchplay.api.ws import Connection
@@ -119,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(experiments_router)
     app.include_router(lessons_router)
     app.include_router(tables_router)
+    app.include_router(rules_router)
 
     app.mount("/static", StaticFiles(directory=static), name="static")
     return app

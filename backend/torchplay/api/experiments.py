@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from torchplay.api.messages import MAX_MESSAGE_BYTES, error, errors_message
+from torchplay.engine.group import Training
 from torchplay.serve.runner import Runner, SessionHandle
 from torchplay.spec.model import SPEC_VERSION, ExperimentSpec
 from torchplay.store.experiments import (
@@ -161,7 +162,10 @@ class RunOut(BaseModel):
     step: int
     epoch: int
     spec_changed_at_step: int | None = Field(description="First step trained after a live "
-                                             "`update`; null when the spec alone replays the run.")
+                                             "`update` or weight edit; null when the spec "
+                                             "alone replays the run.")
+    weight_edits: int = Field(0, description="Weights set by hand (`set_weight`) during the "
+                              "run; absent in runs saved before edits were counted.")
     summary: dict[str, Any] = Field(description="The model, as in the `ready` message.")
     data: dict[str, Any] = Field(description="The points, as in the `ready` message.")
     frame: dict[str, Any] = Field(description="The last frame (boundary, layers, neurons, "
@@ -169,6 +173,20 @@ class RunOut(BaseModel):
     history: dict[str, Any] = Field(description="The complete curves: {steps: {stride, step, "
                                     "loss}, evals: {stride, epoch, step, lr, train_loss, "
                                     "test_loss, train_metric, test_metric}}.")
+    label: str | None = Field(None, description="A group's first run: its legend label; "
+                              "absent for a single run.")
+    variants: list[VariantRunOut] | None = Field(None, description="A group saved as one "
+                                                 "experiment: its other runs, in order; "
+                                                 "absent for a single run.")
+
+
+class VariantRunOut(BaseModel):
+    """Another run of a group saved as one experiment (runs trained side by side)."""
+
+    label: str = Field(description="Its legend label.")
+    spec: ExperimentSpec = Field(description="Its own complete spec.")
+    run: dict[str, Any] = Field(description="Its recording, shaped as `run` above; `data` is "
+                                "left out where its points are the first run's.")
 
 
 class LinksOut(BaseModel):
@@ -346,16 +364,46 @@ async def migrate_spec(spec: ExperimentSpec) -> SpecOut:
 
 # --- the WebSocket's save -----------------------------------------------------------------
 
+def group_recording(group: Training, labels: list[str], only: int | None
+                    ) -> tuple[dict[str, Any], bytes]:
+    """Runs side by side as one recording: the first run's (with its label), and the others
+    under `variants` (their points only where they differ); the weights are the first run's.
+    With `only`, that run alone, as a single run's recording."""
+    if only is not None:
+        return group.recording(only)
+    recordings = [group.recording(k) for k in range(len(group.runs))]
+    (first, weights), others = recordings[0], recordings[1:]
+    run = {**first["run"], "label": labels[0], "variants": [
+        {"label": label, "spec": rec["spec"],
+         "run": {k: v for k, v in rec["run"].items()
+                 if k != "data" or v != first["run"]["data"]}}
+        for label, (rec, _) in zip(labels[1:], others, strict=True)]}
+    return {"spec": first["spec"], "run": run}, weights
+
+
 async def save_live_run(runner: Runner, store: Store | None, handle: SessionHandle, name: str,
-                        note: str) -> dict[str, Any]:
-    """Record a live run on its worker (between two steps), store it, and return the reply:
-    `saved` once the row is committed, or a `save_failed` error (then nothing is stored)."""
+                        note: str, labels: list[str] | None = None,
+                        only: int | None = None) -> dict[str, Any]:
+    """Record a live run (or runs side by side: all, or `only` one of them) on its worker,
+    between two steps, store it, and return the reply: `saved` once the row is committed, or
+    a `save_failed` error (then nothing is stored). A group's recording is bounded as one
+    run's is: the store refuses a recording over its limit."""
     if store is None:
         return error("save_failed", "this server keeps no store")
+    count = len(handle.variant_specs or [handle.spec])
+    if only is not None and (only >= count or not handle.is_group):
+        return error("invalid_message", f"only: this run has {count} run(s) side by side, "
+                     "numbered from 0 (leave `only` out for a single run)", "only")
+
+    def record(training: Training) -> tuple[dict[str, Any], bytes]:
+        if handle.is_group:
+            return group_recording(training, labels or [f"run {k + 1}" for k in range(count)],
+                                   only)
+        return training.recording(0)
+
     try:
         recording, weights = await asyncio.wait_for(
-            asyncio.wrap_future(runner.call(handle, lambda training: training.recording(0))),
-            SAVE_TIMEOUT)
+            asyncio.wrap_future(runner.call(handle, record)), SAVE_TIMEOUT)
         new = NewExperiment(spec=recording["spec"], spec_version=SPEC_VERSION, name=name,
                             note=note, run=recording["run"], weights=weights)
         experiment_id = await asyncio.to_thread(store.save, new)

@@ -1,13 +1,21 @@
 """The WebSocket wire format: every message a client may send, validated here, and the error
 message the server answers with. docs/protocol.md documents these with examples; the page's
-src/protocol.js is the other end."""
+src/socket.js is the other end."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 
 from torchplay.engine.group import MAX_VARIANTS
 from torchplay.spec.model import ExperimentSpec, SpecError
@@ -81,6 +89,9 @@ class Save(Message):
     type: Literal["save"]
     name: str = Field("", max_length=MAX_NAME, description="Title shown with the experiment.")
     note: str = Field("", max_length=MAX_NOTE, description="Free text shown with it.")
+    only: StrictInt | None = Field(None, ge=0, lt=MAX_VARIANTS, description="Of runs trained "
+                                   "side by side, save this one alone; left out, all of them "
+                                   "are saved as one experiment.")
 
 
 class CheckGradients(Message):
@@ -91,8 +102,25 @@ class CheckGradients(Message):
                         "loss averages over.")
 
 
+class SetWeight(Message):
+    type: Literal["set_weight"]
+    layer: StrictInt = Field(ge=0, lt=1000, description="Module index of the Linear layer, as "
+                             "the frame's `links` number it.")
+    row: StrictInt = Field(ge=0, lt=100_000, description="Output unit (the weight's row).")
+    col: StrictInt = Field(ge=0, lt=100_000, description="Input unit (the weight's column).")
+    value: float = Field(ge=-100, le=100, description="The new weight.")
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _number(cls, value: object) -> object:
+        if isinstance(value, bool):  # JSON true is no weight
+            raise ValueError("value must be a number")
+        return value
+
+
 ClientMessage = Annotated[
-    Start | Pause | Resume | Reset | Stop | Step | Update | Rate | Ping | Save | CheckGradients,
+    Start | Pause | Resume | Reset | Stop | Step | Update | Rate | Ping | Save | CheckGradients
+    | SetWeight,
     Field(discriminator="type"),
 ]
 client_message = TypeAdapter(ClientMessage)

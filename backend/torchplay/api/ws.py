@@ -23,6 +23,7 @@ from torchplay.api.messages import (
     Ping,
     Rate,
     Save,
+    SetWeight,
     Start,
     Step,
     Stop,
@@ -32,6 +33,7 @@ from torchplay.api.messages import (
     validation_error,
 )
 from torchplay.api.tables import shelve
+from torchplay.engine.edit import EditError, set_weight
 from torchplay.engine.history import Cursor
 from torchplay.engine.session import resolve_device
 from torchplay.lessons.gradcheck import CheckRefused, check_now
@@ -52,6 +54,7 @@ class Connection:
         self.replies = Mailbox(self.notify)
         self.handle: SessionHandle | None = None
         self.cursors: dict[int, Cursor] = {}  # per variant: how much history it has sent
+        self.labels: list[str] = []  # the variants' legend labels, as `start` named them
 
     def notify(self) -> None:
         """Wake the writer; called from worker threads too."""
@@ -153,14 +156,13 @@ class Connection:
             self.runner.command(self.handle, "step", message.n, message.unit)
         elif isinstance(message, Rate):
             self.runner.command(self.handle, "rate", message.fps)
-        elif isinstance(message, Save) and self.handle.is_group:
-            self.reply(error("not_supported", "save stores a single run; runs trained side "
-                             "by side cannot be saved as one", "type"))
         elif isinstance(message, Save):  # awaited: later messages wait until it is stored
             self.reply(await save_live_run(self.runner, self.store, self.handle, message.name,
-                                           message.note))
+                                           message.note, self.labels, message.only))
         elif isinstance(message, CheckGradients):
             self.reply(await self.check_gradients(self.handle, message))
+        elif isinstance(message, SetWeight):
+            await self.set_weight(self.handle, message)
         else:
             self.runner.command(self.handle, message.type)
 
@@ -195,6 +197,7 @@ class Connection:
             self.reply(error("invalid_spec", f"spec.{exc.field}: {exc.message}",
                              f"spec.{exc.field}"))
             return
+        self.labels = [v.label for v in message.variants or []]
         self.reply(ready)  # before the first frame: the writer sends replies first
         self.cursors = {}
         self.handle = handle
@@ -235,6 +238,18 @@ class Connection:
             code = "too_large" if exc.field == "type" else "invalid_message"
             return error(code, str(exc), exc.field)
         return {"type": "gradient_check", "variant": variant, **report}
+
+    async def set_weight(self, handle: SessionHandle, message: SetWeight) -> None:
+        """Set one weight between two steps; the next frame shows it (docs/protocol.md)."""
+        if handle.is_group:
+            self.reply(error("not_supported", "set_weight edits a single run; runs trained "
+                             "side by side share one set of controls", "type"))
+            return
+        try:
+            await asyncio.wrap_future(self.runner.call(handle, lambda session: set_weight(
+                session, message.layer, message.row, message.col, message.value)))
+        except EditError as exc:
+            self.reply(error("invalid_message", f"{exc.field}: {exc.message}", exc.field))
 
     def update(self, message: Update) -> None:
         """Patch the run's spec, or every variant's alike in a group."""

@@ -105,6 +105,7 @@ class Run:
         self.last_layers: dict[str, list[float | None]] | None = None
         self.layers_step: int | None = None  # the step last_layers describes
         self.spec_changed_at: int | None = None  # first step trained under an updated spec
+        self.weight_edits = 0  # weights set by hand (engine/edit.py) since the reset
         self.events = []
         self.history.clear()
         self.set_lr()

@@ -161,7 +161,8 @@ def recording(run: Run, shown: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
     history, _ = run.history.since(Cursor())
     del history["replace"]
     data = {"step": run.step_count, "epoch": run.epoch,
-            "spec_changed_at_step": run.spec_changed_at, "summary": summary(run),
+            "spec_changed_at_step": run.spec_changed_at, "weight_edits": run.weight_edits,
+            "summary": summary(run),
             "data": dataset(run), "frame": shown, "history": history}
     buffer = io.BytesIO()
     torch.save({k: v.detach().cpu() for k, v in run.model.state_dict().items()}, buffer)

@@ -29,10 +29,23 @@ DRAWN_HALF_WIDTH = 6.0  # drawn points lie in [-6, 6]^2, the toy sets' window
 MAX_DRAWN_TARGET = 1.0  # a drawn regression target lies in [-1, 1]
 MAX_TABLE_INPUTS = 64
 MAX_TABLE_CLASSES = 20
+# Classification sets whose class count is data.classes (the others have 2; a table has its
+# own, table.classes).
+VARIABLE_CLASSES = ("spiral", "drawn")
 REGRESSION_2D_KINDS = ("plane", "multi_gauss")
 REGRESSION_1D_KINDS = ("poly1d", "sine1d")
 FEATURES_2D = ("x1", "x2", "x1_sq", "x2_sq", "x1_x2", "sin_x1", "sin_x2")
 RELU_FAMILY = ("relu", "leaky_relu", "prelu")
+# Which losses fit which task; a loss listed in TWO_CLASS_LOSSES needs exactly 2 classes.
+LOSSES_BY_TASK: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "classification": ("cross_entropy", "bce"), "regression": ("mse", "huber")})
+TWO_CLASS_LOSSES = ("bce",)
+# Activations whose `slope` field is read (the others ignore it).
+SLOPE_ACTIVATIONS = ("leaky_relu", "prelu")
+# Which ScheduleSpec fields each schedule kind reads.
+SCHEDULE_PARAMS: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "constant": (), "step": ("step_size", "gamma"), "exponential": ("gamma",),
+    "inverse_time": ("k",), "cosine": ("t_max", "eta_min")})
 
 
 class SpecError(ValueError):
@@ -130,7 +143,8 @@ class DataSpec(Strict):
     points: int = Field(500, ge=10, le=MAX_POINTS, description="Points generated, train and "
                         "test together.")
     noise: float = Field(0.0, ge=0.0, le=1.0, description="Noise level from 0 (clean) to 1 "
-                         "(heavy); its meaning per dataset is in docs/spec.md.")
+                         "(heavy): points jitter, blobs spread or targets scatter more as it "
+                         "grows, depending on the dataset.")
     train_fraction: float = Field(0.5, ge=0.05, le=0.95, description="Share of the points "
                                   "used for training; the rest is the test set.")
     seed: int = Field(0, ge=0, le=2**31 - 1, description="Seed of the data generator.")
@@ -177,7 +191,7 @@ class DataSpec(Strict):
             return 0
         if self.table is not None:
             return self.table.classes
-        return self.classes if self.kind in ("spiral", "drawn") else 2
+        return self.classes if self.kind in VARIABLE_CLASSES else 2
 
     @property
     def is_1d(self) -> bool:
@@ -456,14 +470,13 @@ class ExperimentSpec(Strict):
     @model_validator(mode="after")
     def _consistent(self) -> ExperimentSpec:
         task = self.data.task
-        if task == "classification" and self.loss.kind not in ("cross_entropy", "bce"):
-            raise SpecError("loss.kind", f"{self.loss.kind} is a regression loss and "
-                            f"{self.data.kind} is a classification set: use cross_entropy or bce")
-        if task == "regression" and self.loss.kind not in ("mse", "huber"):
-            raise SpecError("loss.kind", f"{self.loss.kind} is a classification loss and "
-                            f"{self.data.kind} is a regression set: use mse or huber")
-        if self.loss.kind == "bce" and self.data.n_classes != 2:
-            raise SpecError("loss.kind", "bce needs 2 classes; use cross_entropy")
+        if self.loss.kind not in LOSSES_BY_TASK[task]:
+            other = "regression" if task == "classification" else "classification"
+            raise SpecError("loss.kind", f"{self.loss.kind} is a {other} loss and "
+                            f"{self.data.kind} is a {task} set: use "
+                            f"{' or '.join(LOSSES_BY_TASK[task])}")
+        if self.loss.kind in TWO_CLASS_LOSSES and self.data.n_classes != 2:
+            raise SpecError("loss.kind", f"{self.loss.kind} needs 2 classes; use cross_entropy")
         if any(isinstance(layer, BatchNormLayer) for layer in self.network.layers):
             if self.training.batch_size < 2:
                 raise SpecError("training.batch_size", "BatchNorm needs at least 2 points per "
@@ -509,14 +522,18 @@ def parameter_count(spec: ExperimentSpec) -> int:
     return total + width * spec.output_dim + spec.output_dim
 
 
-def merge_patch(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    """JSON merge patch (RFC 7386): objects merge key by key, anything else replaces."""
-    merged = dict(base)
+def merge_patch(base: Any, patch: Any) -> Any:
+    """JSON merge patch (RFC 7386): objects merge key by key, null removes a key (so
+    validation restores its default), anything else replaces. Neither argument changes.
+    frontend/src/patch.js does the same; tests/patch_cases.json holds both to it."""
+    if not isinstance(patch, dict):
+        return patch
+    merged = dict(base) if isinstance(base, dict) else {}
     for key, value in patch.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = merge_patch(merged[key], value)
+        if value is None:
+            merged.pop(key, None)
         else:
-            merged[key] = value
+            merged[key] = merge_patch(merged.get(key), value)
     return merged
 
 
@@ -582,7 +599,8 @@ def changed_fields(old: Any, new: Any, prefix: str = "") -> list[str]:
 
 def patched(spec: ExperimentSpec, patch: dict[str, Any]) -> dict[str, Any]:
     """The spec's fields with a merge patch applied, not yet validated. A patch naming another
-    optimizer kind replaces the optimizer: that kind has other fields, so its defaults apply."""
+    optimizer kind rebuilds the optimizer from that kind's defaults plus the patch's own
+    optimizer fields: no field of the old kind is carried over."""
     base = spec.model_dump()
     optimizer = patch.get("optimizer")
     if isinstance(optimizer, dict) and optimizer.get("kind", spec.optimizer.kind) != \

@@ -16,12 +16,12 @@ import { MAX_LAYER_OVERLAYS, overlays, runDash, shownStyle } from '../runs.js';
 /** @typedef {import('../app.js').Store} Store */
 /** @typedef {import('../app.js').AppState} AppState */
 
-const RELU_FAMILY = ['relu', 'leaky_relu', 'prelu'];
 const TRACE = [['actVar', 'act_var'], ['gradNorm', 'grad_norm_weight'], ['dead', 'dead_fraction']];
 const LAYER_CHARTS = TRACE.map(([key]) => key);
 
-/** Which layers each per-layer chart draws, and their legend names, for one run. */
-function layerPicks(run) {
+/** Which layers each per-layer chart draws, and their legend names, for one run.
+ * @param {any} run @param {string[]} reluFamily activations whose dead units are counted */
+function layerPicks(run, reluFamily) {
   const { summary } = run;
   const last = summary.layers.length - 1;
   const names = summary.layers.map((l, i) => `${i}: ${l.name}${i === last ? ' (out)' : ''}`);
@@ -30,17 +30,17 @@ function layerPicks(run) {
     names,
     actVar: summary.layers.map((_l, i) => i),
     gradNorm: summary.layers.flatMap((l, i) => (l.weight_shape ? [i] : [])),
-    dead: layers.flatMap((l, i) => (l.type === 'activation' && RELU_FAMILY.includes(l.fn)
+    dead: layers.flatMap((l, i) => (l.type === 'activation' && reluFamily.includes(l.fn)
       ? [i] : [])),
   };
 }
 
 /** One run's columns for every chart, fed from its history and layer trace. */
 class RunColumns {
-  /** @param {import('../runs.js').ShownRun} source */
-  constructor(source) {
+  /** @param {import('../runs.js').ShownRun} source @param {string[]} reluFamily */
+  constructor(source, reluFamily) {
     this.source = source;
-    this.picks = layerPicks(source.run);
+    this.picks = layerPicks(source.run, reluFamily);
     this.read = { gen: -1, evals: 0, traceGen: -1, trace: 0 };
   }
 
@@ -73,6 +73,20 @@ class RunColumns {
   }
 }
 
+/**
+ * The learning-rate columns with the rate in use now as their last point: the curve has a
+ * point per epoch, so an optimizer or schedule change would otherwise show only at the next
+ * epoch's end (at step 0, the old rate).
+ */
+function withRateNow(data, frame) {
+  const [x, y] = data;
+  if (!frame || frame.lr === null || frame.lr === undefined) return data;
+  const n = x.length;
+  if (n && x[n - 1] > frame.step) return data;
+  if (n && x[n - 1] === frame.step) return [x, [...y.slice(0, -1), frame.lr]];
+  return [[...x, frame.step], [...y, frame.lr]];
+}
+
 /** @param {HTMLElement} el @param {Store} store */
 export function mount(el, store) {
   const grid = h('div', { class: 'chart-grid' });
@@ -94,7 +108,8 @@ export function mount(el, store) {
     const main = { key: 'shown', label: 'this run', style: shownStyle(state), run: state.run,
       history: state.history, trace: state.trace };
     const others = overlays(state);
-    runs = [main, ...others].map((source) => new RunColumns(source));
+    const relu = store.schema.rules.relu_family;
+    runs = [main, ...others].map((source) => new RunColumns(source, relu));
     const suffix = (r) => (others.length ? ` · ${r.source.label}` : '');
     const percent = state.run.summary.task === 'classification';
     metric.el.querySelector('h3').textContent = percent ? 'Accuracy' : 'R²';
@@ -138,7 +153,8 @@ export function mount(el, store) {
     } else if (!changes.has('frame') && !changes.has('run')) return;
     runs.forEach((r) => r.feed());
     metric.plot?.setData(align(runs.map((r) => r.metric.data)));
-    lr.plot?.setData(align(runs.map((r) => r.lr.data)));
+    lr.plot?.setData(align(runs.map((r, i) => (i === 0 ? withRateNow(r.lr.data, state.frame)
+      : r.lr.data))));
     if (!layered) return; // a saved run's charts hold no series (see rebuild)
     for (const [name, c] of Object.entries(traced)) {
       c.plot?.setData(align(runs.slice(0, layered).map((r) => r[name].data)));

@@ -7,7 +7,7 @@
 
 import { FieldSet, h } from '../fields.js';
 import { classColor, divergingCss } from '../colors.js';
-import { fetchDatasets } from '../protocol.js';
+import { fetchDatasets } from '../rest.js';
 
 /** @typedef {import('../app.js').Store} Store */
 /** @typedef {import('../app.js').AppState} AppState */
@@ -27,11 +27,13 @@ function purpose(schema, kind) {
 
 /** Loss to switch to when the task changes (the current one is kept when it still fits). */
 function lossFor(schema, kind, spec) {
-  const classification = schema.tasks[kind] === 'classification';
-  const fits = classification ? ['cross_entropy', 'bce'] : ['mse', 'huber'];
+  const rules = schema.rules;
+  const fits = rules.losses[schema.tasks[kind]] || [];
   const current = spec.loss.kind;
-  const bceOk = kind !== 'spiral' || spec.data.classes === 2;
-  if (fits.includes(current) && (current !== 'bce' || bceOk)) return current;
+  const classes = rules.classes[kind] ?? spec.data.classes;
+  if (fits.includes(current) && (!rules.two_class_losses.includes(current) || classes === 2)) {
+    return current;
+  }
   return fits[0];
 }
 

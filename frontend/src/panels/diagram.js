@@ -2,7 +2,8 @@
  * The network diagram: one column per Linear layer (inputs first, output last), each neuron a
  * small heatmap of what it computes over the input plane (1-D sets: a small curve), links
  * coloured by the weight's sign and thickened by its size. Everything updates each frame;
- * hovering a neuron shows its map large in the output panel.
+ * hovering or focusing a neuron shows its map large in the output panel. Editing on the
+ * diagram itself (weights, inputs, units, layers) is in diagramedit.js.
  *
  * Links go on one canvas, redrawn in a few batched paths (one per colour and width band), so
  * a thousand links cost a handful of strokes.
@@ -11,22 +12,33 @@
 import { h } from '../fields.js';
 import { BLUE, ORANGE, classColor, css, paintCurve, paintMap } from '../colors.js';
 import { featureLabel } from './data.js';
+import {
+  columnButtons, inputSwitches, weightEditing, weightLock, withLayer,
+} from './diagramedit.js';
 
 /** @typedef {import('../app.js').Store} Store */
 /** @typedef {import('../app.js').AppState} AppState */
 
-const TOP = 40; // px for column titles
+const TOP = 62; // px for column titles and their buttons
 const LEFT = 46; // px for input feature labels
 const RIGHT = 56; // px for output labels
 const MANY_INPUTS = 12; // more inputs than this get a compact column of their own
+const MAX_NEURON = 72; // px, a neuron's map at most
 
 /** @param {HTMLElement} el @param {Store} store */
 export function mount(el, store) {
   const links = h('canvas', { class: 'links' });
   const layer = h('div', { class: 'neurons' });
   const empty = h('p', { class: 'muted diagram-empty', text: 'Waiting for the first frame…' });
-  el.append(h('h2', { text: 'Neurons' }), h('div', { class: 'diagram-box' }, links, layer, empty));
+  const addLayer = h('button', { type: 'button', id: 'add-layer', class: 'small',
+    text: '+ layer', title: 'Add a hidden Linear layer (and an activation) before the output',
+    onclick: () => store.edit('network.layers', withLayer(store, store.state.spec.network.layers)) });
+  const offInputs = h('span', { class: 'inputs-off', 'aria-label': 'Inputs that are off' });
+  const tools = h('div', { class: 'diagram-tools' }, addLayer, offInputs);
+  el.append(h('h2', { text: 'Neurons' }), tools,
+    h('div', { class: 'diagram-box' }, links, layer, empty));
   const box = /** @type {HTMLElement} */ (links.parentElement);
+  const weights = weightEditing(box, links, store);
 
   /** @type {{key: string, cols: any[], size: number, width: number, height: number}|null} */
   let layout = null;
@@ -56,12 +68,16 @@ export function mount(el, store) {
     const cols = columnsOf(state);
     const width = box.clientWidth;
     const height = box.clientHeight;
+    // Neurons as large as the box allows (up to MAX_NEURON), so the panel's space shows maps
+    // rather than margins: limited by the tallest column and by the room between columns.
     // Many inputs (a wide table) are drawn as a compact column of their own, so that the
     // hidden layers keep their size.
-    const fits = (shown) => Math.max(6, Math.min(40, Math.floor((height - TOP - 10)
+    const fits = (shown) => Math.max(6, Math.min(MAX_NEURON, Math.floor((height - TOP - 10)
       / (shown * 1.18))));
     const compact = (col) => col.kind === 'input' && col.shown > MANY_INPUTS;
-    const size = fits(Math.max(1, ...cols.filter((c) => !compact(c)).map((c) => c.shown)));
+    const maxShown = Math.max(1, ...cols.filter((c) => !compact(c)).map((c) => c.shown));
+    const size = Math.max(6, Math.min(fits(maxShown),
+      Math.floor((width - LEFT - RIGHT) / (cols.length * 2.4))));
     const span = width - LEFT - RIGHT - size;
     cols.forEach((col, c) => {
       col.size = compact(col) ? Math.min(size, fits(col.shown)) : size;
@@ -78,11 +94,22 @@ export function mount(el, store) {
     canvases = [];
     const summary = state.run.summary;
     const frame = state.frame;
+    const switches = state.recorded ? null : inputSwitches(state, store);
+    offInputs.replaceChildren(...(switches?.offButtons ?? []));
+    const locked = weightLock(state);
+    addLayer.disabled = Boolean(state.recorded) || state.spec.network.layers.length + 2 >
+      (store.schema.node('network.layers', state.spec)?.maxItems ?? Infinity);
+    tools.hidden = Boolean(state.recorded);
+    links.title = locked || '';
     cols.forEach((col, c) => {
-      const title = h('div', { class: 'col-title', style: `left:${col.x + size / 2}px`,
+      const room = cols.length > 1 ? span / (cols.length - 1) - 8 : 150;
+      const title = h('div', { class: 'col-title',
+        style: `left:${col.x + size / 2}px;max-width:${Math.max(40, Math.min(150, room))}px`,
         'data-column': c },
         h('span', { text: col.title }),
-        col.units > col.shown ? h('small', { text: ` (${col.shown} of ${col.units})` }) : null);
+        col.units > col.shown ? h('small', { text: ` (${col.shown} of ${col.units})` }) : null,
+        state.recorded ? null : h('span', { class: 'col-edits' },
+          ...columnButtons(col, state, store)));
       nodes.push(title);
       canvases.push(col.ys.map((y, j) => {
         const style = `left:${col.x}px;top:${y}px;width:${col.size}px;height:${col.size}px`;
@@ -104,6 +131,22 @@ export function mount(el, store) {
           if (!document.body.classList.contains('dragging')) store.setHover({ column: c, unit: j });
         });
         canvas.addEventListener('pointerleave', () => store.setHover(null));
+        // Keyboard and touch: a focused neuron shows its map as hovering does.
+        canvas.tabIndex = 0;
+        canvas.addEventListener('focus', () => store.setHover({ column: c, unit: j }));
+        canvas.addEventListener('blur', () => store.setHover(null));
+        if (col.kind === 'input' && switches) {
+          const name = summary.features[j];
+          canvas.setAttribute('role', 'button');
+          canvas.setAttribute('aria-label', `Input ${featureLabel(name)}: press to turn it off`);
+          canvas.title = `input ${featureLabel(name)}: click to turn it off`;
+          canvas.addEventListener('click', () => switches.remove(name));
+          canvas.addEventListener('keydown', (e) => {
+            if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); switches.remove(name); }
+          });
+        } else {
+          canvas.setAttribute('aria-label', canvas.title);
+        }
         nodes.push(canvas);
         if (col.kind === 'input') {
           nodes.push(h('span', { class: 'node-label left', text: featureLabel(summary.features[j]),
@@ -117,6 +160,8 @@ export function mount(el, store) {
   }
 
   const layoutKey = (state) => [state.run.session, box.clientWidth, box.clientHeight,
+    Boolean(state.recorded), JSON.stringify(state.spec?.network.layers),
+    JSON.stringify(state.spec?.features.inputs),
     ...state.frame.neurons.map((n) => `${n.layer}:${n.shown}:${n.height}`)].join('|');
 
   function paintNeurons(frame) {
@@ -187,6 +232,7 @@ export function mount(el, store) {
     if (!layout || layout.key !== layoutKey(state)) build(state);
     paintNeurons(state.frame);
     paintLinks(state.frame);
+    if (layout) weights.refresh(layout, state);
   }
 
   // A resize (the builder above grew, the window changed) re-lays the diagram out at once,

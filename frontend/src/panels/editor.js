@@ -74,7 +74,7 @@ export function createEditor(store, host, onClose) {
     } else if (layer?.type === 'activation') {
       title = `Layer ${index + 1}: activation`;
       body = [fields.add(store, `${base}.fn`, { label: 'Function' })];
-      if (layer.fn === 'leaky_relu' || layer.fn === 'prelu') {
+      if (store.schema.rules.slope_activations.includes(layer.fn)) {
         body.push(fields.add(store, `${base}.slope`, { label: 'Negative slope' }));
       }
     } else if (layer?.type === 'dropout') {

@@ -6,6 +6,7 @@
 
 import { h } from '../fields.js';
 import { fmt } from '../format.js';
+import { raisedLimit } from '../edits.js';
 
 /** @typedef {import('../app.js').Store} Store */
 /** @typedef {import('../app.js').AppState} AppState */
@@ -26,8 +27,9 @@ function icon(d) {
 /** @param {HTMLElement} el @param {Store} store */
 export function mount(el, store) {
   const playIcon = icon(PLAY);
-  const play = h('button', { id: 'play', class: 'primary round', 'aria-label': 'Play',
-    title: 'Train (resume)' }, playIcon.svg);
+  const playText = h('span', { class: 'play-text' }, 'Play');
+  const play = h('button', { id: 'play', class: 'primary round play-labelled',
+    'aria-label': 'Play', title: 'Train (resume)' }, playIcon.svg, playText);
   const stepOne = h('button', { id: 'step-one', class: 'ghost', title: 'One training step' },
     'Step');
   // The server's limit on one `step` request (1,000,000 today), read from the schema.
@@ -84,8 +86,12 @@ export function mount(el, store) {
     const s = state.status;
     if (changes.has('status')) {
       const running = s.running;
-      play.setAttribute('aria-label', running ? 'Pause' : 'Play');
-      play.title = running ? 'Pause training' : 'Train (resume)';
+      const limit = !running && s.finished ? state.spec.training.epochs : null;
+      playText.textContent = running ? 'Pause' : limit ? 'Continue' : 'Play';
+      play.setAttribute('aria-label', playText.textContent);
+      play.title = running ? 'Pause training' : limit ? `Reached the epoch limit (${limit}): ` +
+        `Continue raises it to ${raisedLimit(store.schema, limit).toLocaleString('en-US')} and ` +
+        'trains on' : 'Train (resume)';
       playIcon.path.setAttribute('d', running ? PAUSE : PLAY);
       play.disabled = Boolean(s.diverged) || !s.connected;
       stepOne.disabled = stepGo.disabled = Boolean(s.diverged);

@@ -5,7 +5,7 @@
  */
 
 import { h } from '../fields.js';
-import { fetchLessons } from '../protocol.js';
+import { fetchLessons } from '../rest.js';
 import * as tools from './tools.js';
 
 /** @typedef {import('../types.js').Store} Store */

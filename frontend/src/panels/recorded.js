@@ -78,9 +78,12 @@ export function mount(el, store) {
     el.classList.toggle('replaying', rec.replaying);
     changed.hidden = saved?.changedAt === null || saved?.changedAt === undefined;
     if (!changed.hidden) {
-      changed.textContent = `Settings were changed during this run, from step ` +
-        `${count(/** @type {number} */ (saved?.changedAt))} on. Run again replays the saved ` +
-        'settings from step 0, so it departs from the recording there.';
+      const edits = saved?.weightEdits ?? 0;
+      changed.textContent = `${edits ? `Weights were edited by hand (${count(edits)} ` +
+        `time${edits === 1 ? '' : 's'}) or settings changed` : 'Settings were changed'} ` +
+        `during this run, from step ${count(/** @type {number} */ (saved?.changedAt))} on. ` +
+        'Run again replays the saved settings from step 0, so it departs from the recording ' +
+        'there.';
     }
     problem.replaceChildren();
     if (rec.problem) {

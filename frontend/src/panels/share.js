@@ -2,7 +2,8 @@
  * Share and Export, at the end of the top bar.
  *
  * Share opens a small dialog (name, note), stores the experiment on the server (the run as it
- * stands, with its curves, final frame and weights; or the setup alone when nothing runs) and
+ * stands, with its curves, final frame and weights; runs side by side all together, or only
+ * the one on show; or the setup alone when nothing runs) and
  * shows its short link (/e/<id>) with a copy button and the saved files. On a saved
  * experiment's page it shows that experiment's link. Export offers the files of what is on
  * screen: a saved experiment's four, or an unsaved setup's spec and script.
@@ -10,7 +11,7 @@
 
 import { h } from '../fields.js';
 import { menuItem, savedLinks, setupButtons } from '../downloads.js';
-import { experimentLinks } from '../protocol.js';
+import { experimentLinks } from '../rest.js';
 
 /** @typedef {import('../app.js').Store} Store */
 /** @typedef {import('../app.js').AppState} AppState */
@@ -36,8 +37,12 @@ export function mount(el, store) {
   const failure = h('p', { class: 'field-error', role: 'alert' });
   const save = h('button', { id: 'share-save', class: 'primary', type: 'submit' }, 'Save and get link');
   const cancel = h('button', { type: 'button', onclick: () => dialog.close() }, 'Cancel');
-  const form = h('form', { class: 'share-form', method: 'dialog' }, about, name.el, note.el,
-    failure, h('div', { class: 'buttons' }, save, cancel));
+  const onlyBox = /** @type {HTMLInputElement} */ (h('input', { type: 'checkbox',
+    id: 'share-only' }));
+  const onlyLabel = h('span');
+  const only = h('label', { class: 'share-only', hidden: true }, onlyBox, ' ', onlyLabel);
+  const form = h('form', { class: 'share-form', method: 'dialog' }, about, only, name.el,
+    note.el, failure, h('div', { class: 'buttons' }, save, cancel));
 
   const url = h('input', { id: 'share-url', type: 'text', readonly: true,
     'aria-label': 'Link to the saved experiment' });
@@ -88,7 +93,18 @@ export function mount(el, store) {
       showDone(recorded.id, recorded.links, 'This experiment is saved; its link:');
     } else {
       const live = run && !run.recorded && frame;
-      about.textContent = live
+      const runs = store.state.runs;
+      const group = live && runs.length > 1;
+      only.hidden = !group;
+      onlyBox.checked = false;
+      onlyLabel.textContent = group ? `Save only the run on show (${
+        runs[store.state.selected].label})` : '';
+      about.textContent = group
+        ? `Saves the ${runs.length} runs side by side as one experiment, as they are now ` +
+          `(step ${frame.step.toLocaleString('en-US')}): each one's settings, curves and ` +
+          'output, and the first one\'s weights. Anyone with the link can see it; the link ' +
+          'cannot be guessed.'
+        : live
         ? `Saves the settings and the run as it is now (step ${frame.step.toLocaleString(
           'en-US')}): its curves, its output and its weights. Anyone with the link can see it; ` +
           'the link cannot be guessed.'
@@ -107,7 +123,8 @@ export function mount(el, store) {
     save.disabled = true;
     for (const f of [name, note, { error: failure }]) f.error.textContent = '';
     try {
-      const answer = await store.share(nameInput.value, noteInput.value);
+      const answer = await store.share(nameInput.value, noteInput.value,
+        only.hidden || !onlyBox.checked ? null : store.state.selected);
       const withRun = 'step' in answer;
       showDone(answer.id, experimentLinks(answer.id, withRun), withRun
         ? `Saved at step ${/** @type {any} */ (answer).step.toLocaleString('en-US')}. Its link:`

@@ -12,10 +12,6 @@ import { FieldSet, h } from '../fields.js';
 /** @typedef {import('../app.js').Store} Store */
 /** @typedef {import('../app.js').AppState} AppState */
 
-/** Which ScheduleSpec parameters each schedule kind reads. */
-const SCHEDULE_PARAMS = { step: ['step_size', 'gamma'], exponential: ['gamma'],
-  inverse_time: ['k'], cosine: ['t_max', 'eta_min'] };
-const LOSSES = { classification: ['cross_entropy', 'bce'], regression: ['mse', 'huber'] };
 const NAMES = { lr: 'Learning rate', momentum: 'Momentum', dampening: 'Dampening',
   nesterov: 'Nesterov', weight_decay: 'Weight decay', alpha: 'Alpha', eps: 'Epsilon',
   centered: 'Centered', beta1: 'β₁', beta2: 'β₂', amsgrad: 'AMSGrad', lr_decay: 'LR decay',
@@ -27,6 +23,20 @@ const LABELS = { cross_entropy: 'cross-entropy', bce: 'binary cross-entropy', ms
   inverse_time: 'inverse time', cosine: 'cosine' };
 /** Learning rates offered as suggestions (any value within the schema's bounds is allowed). */
 const LR_PRESETS = [0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10];
+
+/**
+ * What an optimizer switch changed, in words: the new kind starts from its defaults (the
+ * server's rule), so say which settings moved and which the old kind had alone.
+ */
+function switchSummary(old, next, label) {
+  const moved = Object.keys(next).filter((k) => k !== 'kind' && k in old && old[k] !== next[k])
+    .map((k) => `${NAMES[k] || k} ${old[k]} → ${next[k]}`);
+  const dropped = Object.keys(old).filter((k) => !(k in next)).map((k) => NAMES[k] || k);
+  return [`${label(old.kind)} → ${label(next.kind)}: it starts from its defaults.`,
+    moved.length ? `${moved.join(', ')}.` : '',
+    dropped.length ? `${label(old.kind)} only: ${dropped.join(', ')} (dropped).` : '']
+    .filter(Boolean).join(' ');
+}
 
 /** @param {HTMLElement} el @param {Store} store */
 export function mount(el, store) {
@@ -40,12 +50,20 @@ export function mount(el, store) {
   const optimizerKind = h('div', { class: 'field', 'data-path': 'optimizer.kind' },
     h('label', { for: 'optimizer-kind', text: 'Optimizer' }),
     h('select', { id: 'optimizer-kind', title: 'Changing the optimizer keeps the model and ' +
-      'step; the new optimizer starts from its defaults' },
+      'step; the new optimizer starts from its defaults (the note below says what changed)' },
     ...kinds.map((k) => h('option', { value: k, text: label(k) }))));
   const kindSelect = /** @type {HTMLSelectElement} */ (optimizerKind.querySelector('select'));
+  const switchNote = h('p', { class: 'switch-note muted', id: 'optimizer-switch-note',
+    'aria-live': 'polite' });
   kindSelect.addEventListener('change', () => {
+    const old = store.state.spec.optimizer;
     const def = store.schema.defFor('optimizer', kindSelect.value, store.state.spec);
-    if (def) store.edit('optimizer', { ...store.schema.defaults(def), kind: kindSelect.value });
+    if (!def) return;
+    const next = { ...store.schema.defaults(def), kind: kindSelect.value };
+    if (store.edit('optimizer', next)) {
+      switchNote.textContent = switchSummary(old, next, label);
+      store.announce(switchNote.textContent);
+    }
   });
   const optimizerBox = h('div', { class: 'grid2' });
   const scheduleBox = h('div', { class: 'grid2' });
@@ -54,7 +72,8 @@ export function mount(el, store) {
 
   el.append(h('h2', { text: 'Training' }), lrList,
     h('h3', { text: 'Loss' }), lossBox,
-    h('h3', { text: 'Optimizer' }), h('div', { class: 'grid2' }, optimizerKind), optimizerBox,
+    h('h3', { text: 'Optimizer' }), h('div', { class: 'grid2' }, optimizerKind), switchNote,
+    optimizerBox,
     h('h3', { text: 'Learning-rate schedule' }), scheduleBox,
     h('h3', { text: 'Regularisation' }),
     h('div', { class: 'grid2' },
@@ -72,9 +91,11 @@ export function mount(el, store) {
   function build(state) {
     const spec = state.spec;
     varying.destroy();
-    const task = state.run?.summary.task || (['cross_entropy', 'bce'].includes(spec.loss.kind)
-      ? 'classification' : 'regression');
-    const losses = LOSSES[task].filter((k) => k !== 'bce' || (state.run?.summary.classes ?? 2) === 2);
+    const rules = store.schema.rules;
+    const task = store.schema.tasks[spec.data.kind];
+    const classes = rules.classes[spec.data.kind] ?? spec.data.classes;
+    const losses = (rules.losses[task] || []).filter((k) =>
+      !rules.two_class_losses.includes(k) || classes === 2);
     lossBox.replaceChildren(
       varying.add(store, 'loss.kind', { label: 'Loss', options: losses, format: label }),
       spec.loss.kind === 'huber' ? varying.add(store, 'loss.delta', { label: 'Huber δ' }) : '');
@@ -85,7 +106,7 @@ export function mount(el, store) {
     optimizerBox.querySelector('[data-path="optimizer.lr"] input')?.setAttribute('list', 'lr-presets');
     scheduleBox.replaceChildren(
       varying.add(store, 'schedule.kind', { label: 'Schedule', format: label }),
-      ...(SCHEDULE_PARAMS[spec.schedule.kind] || []).map((key) =>
+      ...(rules.schedule_params[spec.schedule.kind] || []).map((key) =>
         varying.add(store, `schedule.${key}`, { label: NAMES[key] || key })));
   }
 
@@ -93,8 +114,8 @@ export function mount(el, store) {
   function update(state, changes) {
     if (!changes.has('spec') && !changes.has('run')) return;
     const spec = state.spec;
-    const now = [spec.loss.kind, spec.optimizer.kind, spec.schedule.kind,
-      state.run?.summary.task, state.run?.summary.classes].join('|');
+    const now = [spec.loss.kind, spec.optimizer.kind, spec.schedule.kind, spec.data.kind,
+      spec.data.classes].join('|');
     if (now !== shape) {
       const active = /** @type {HTMLElement|null} */ (document.activeElement);
       const path = el.contains(active) ? active?.closest('.field')?.getAttribute('data-path') : null;
