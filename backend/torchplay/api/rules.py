@@ -12,6 +12,7 @@ from fastapi import APIRouter
 from torchplay.data.toy import NOISE_MEANING
 from torchplay.spec.model import (
     LOSSES_BY_TASK,
+    OWN_DATA_KINDS,
     RELU_FAMILY,
     SCHEDULE_PARAMS,
     SLOPE_ACTIVATIONS,
@@ -29,8 +30,9 @@ def page_rules() -> dict[str, Any]:
     return {
         "losses": {task: list(losses) for task, losses in LOSSES_BY_TASK.items()},
         "two_class_losses": list(TWO_CLASS_LOSSES),
-        "classes": {kind: None if kind in VARIABLE_CLASSES else DataSpec(kind=kind).n_classes
-                    for kind in kinds},
+        # null: the count is data.classes, or the data's own (drawn points, a table)
+        "classes": {kind: None if kind in VARIABLE_CLASSES or kind in OWN_DATA_KINDS
+                    else DataSpec(kind=kind).n_classes for kind in kinds},
         "relu_family": list(RELU_FAMILY),
         "slope_activations": list(SLOPE_ACTIVATIONS),
         "schedule_params": {kind: list(fields) for kind, fields in SCHEDULE_PARAMS.items()},
