@@ -17,8 +17,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from torchplay.data.toy import Features, generate
-from torchplay.engine import probes
+from torchplay.data.columns import make_features
+from torchplay.data.library import points_for
+from torchplay.engine import largedata, probes
 from torchplay.engine.build import (
     build_model,
     linear_weights,
@@ -28,6 +29,7 @@ from torchplay.engine.build import (
     optimizer_options,
 )
 from torchplay.engine.history import Cursor, History
+from torchplay.engine.imageviews import ImageViews
 from torchplay.engine.steppers.traced import TracedStep, traceable
 from torchplay.spec.model import ExperimentSpec, SpecError
 
@@ -58,9 +60,12 @@ class TrainingSession:
         self.spec = spec
         self.allow_traced = traced
         self.device = device or resolve_device(spec.training.device)
-        self.points = generate(spec.data)
+        self.points = points_for(spec.data)  # library sets: views of one shared copy
         raw_train = torch.from_numpy(self.points.train_x)
-        self.features = Features(spec.features, spec.data.is_1d, raw_train)
+        self.features = make_features(spec, self.points, raw_train)
+        self.large = largedata.is_large(self.points)  # see largedata.py's frame contract
+        shape, names = self.points.image_shape, self.points.class_names
+        self.images = ImageViews(shape, names) if shape and names else None
         self.x_train = self.features(raw_train).to(self.device)  # (N_train, F)
         self.x_test = self.features(torch.from_numpy(self.points.test_x)).to(self.device)
         self.y_train = torch.from_numpy(self.points.train_y).to(self.device)
@@ -99,6 +104,8 @@ class TrainingSession:
         self.last_layers: dict[str, list[float | None]] | None = None
         self._rate_mark = (time.perf_counter(), 0)
         self.spec_changed_at: int | None = None  # first step trained under an updated spec
+        if self.images is not None:
+            self.images.reset()
         self.history.clear()
         self._set_lr()
         self._record_eval()
@@ -158,9 +165,13 @@ class TrainingSession:
         if self.diverged:
             return
         size = self.batch_size
-        x_epoch, y_epoch = self._shuffled()
-        x = x_epoch[self._position:self._position + size]
-        y = y_epoch[self._position:self._position + size]
+        if self.large:  # by index: no shuffled copy of the whole set per run
+            batch = self._order[self._position:self._position + size]
+            x, y = self.x_train[batch], self.y_train[batch]
+        else:
+            x_epoch, y_epoch = self._shuffled()
+            x = x_epoch[self._position:self._position + size]
+            y = y_epoch[self._position:self._position + size]
         traced = None if probe else self._traced_step(x, y)
         watch = None
         if traced is not None:
@@ -335,12 +346,14 @@ class TrainingSession:
         self._rate_mark = (now, self.step_count)
         dead_found: dict[int, torch.Tensor] = {}
         hooks = probes.dead_hooks(self.model, dead_found)
+        x_train, y_train, x_test, y_test = largedata.frame_sets(
+            self.large, self.x_train, self.y_train, self.x_test, self.y_test)
         try:
-            train_loss, train_metric = self.evaluate(self.x_train, self.y_train)
+            train_loss, train_metric = self.evaluate(x_train, y_train)
         finally:
             for hook in hooks:
                 hook.remove()
-        test_loss, test_metric = self.evaluate(self.x_test, self.y_test)
+        test_loss, test_metric = self.evaluate(x_test, y_test)
         dead = {i: v.item() for i, v in dead_found.items()}
         n = len(self.model)
         layers: dict[str, Any] = {column: [None] * n for column in probes.STEP_COLUMNS}
@@ -356,10 +369,15 @@ class TrainingSession:
             "train_metric": _finite(train_metric), "test_metric": _finite(test_metric),
             "best": None if self._best is None else {
                 "test_loss": self._best[0], "epoch": self._best[1], "step": self._best[2]},
+            "evaluated_on": largedata.evaluated_on(self.large, len(self.y_train),
+                                                   len(self.y_test)),
             "layers": layers,
-            "output": self._output_view(),
-            "neurons": self._neuron_maps(),
+            # D > 2 inputs have no plane to draw yet (data16's projection will give one)
+            "output": None if self.spec.data.is_library else self._output_view(),
+            "neurons": [] if self.spec.data.is_library else self._neuron_maps(),
             "links": probes.link_weights(self.model),
+            "images": None if self.images is None else self.images.view(
+                self.model, self.step_count, self.running, x_test, y_test),
         }
 
     def frames(self) -> list[dict[str, Any]]:
@@ -423,11 +441,9 @@ class TrainingSession:
         return self._grids[key]
 
     def dataset(self) -> dict[str, Any]:
-        """The raw points, for the page to draw under the boundary."""
-        p = self.points
-        return {"train_x": p.train_x.tolist(), "train_y": p.train_y.tolist(),
-                "test_x": p.test_x.tolist(), "test_y": p.test_y.tolist(),
-                "extent": list(p.extent)}
+        """The raw points, for the page to draw under the boundary (a bounded sample of a
+        library set's)."""
+        return largedata.ready_data(self.points, self.spec.data.is_library)
 
     def recording(self) -> tuple[dict[str, Any], bytes]:
         """The run as it stands, to save: its spec and the run as JSON-ready data (complete
