@@ -22,9 +22,10 @@ from torch.nn import functional as F
 
 from torchplay.engine import fasttanh
 from torchplay.engine.build import SeededDropout
+from torchplay.engine.largedata import LARGE_VALUES
 from torchplay.engine.session import TrainingSession, _finite
 from torchplay.engine.steppers import compiled, traced
-from torchplay.spec.model import AdamSpec, ExperimentSpec, SGDSpec, SpecError
+from torchplay.spec.model import AdamSpec, ExperimentSpec, SGDSpec, SpecError, train_count
 
 BATCHABLE_LAYERS = ("linear", "activation", "dropout")
 # Steps' losses reach the histories when read (a frame), at a divergence, or after this many
@@ -46,6 +47,9 @@ def check_batchable(specs: Sequence[ExperimentSpec]) -> None:
         if layer.type not in BATCHABLE_LAYERS or getattr(layer, "fn", None) == "prelu":
             raise SpecError(f"network.layers.{i}", "runs side by side support linear, dropout "
                             "and activation layers other than prelu")
+    if train_count(first.data) * first.input_dim > LARGE_VALUES:
+        raise SpecError("data.points", "runs side by side stack a copy of their data; a "
+                        "large set's runs each train alone, on the one shared copy")
     if first.optimizer.kind not in ("sgd", "adam", "adamw") or \
             isinstance(first.optimizer, AdamSpec) and first.optimizer.amsgrad:
         raise SpecError("optimizer.kind", "runs side by side support sgd, adam and adamw")
