@@ -25,6 +25,7 @@ from torchplay.spec.model import (
     LinearLayer,
     ScheduleSpec,
 )
+from torchplay.store import libcode
 
 # --- data ---------------------------------------------------------------------------------
 
@@ -71,7 +72,10 @@ def _literal(value: Any) -> str:
 
 
 def data_code(spec: ExperimentSpec) -> str:
-    """DATA, the constants, Points and generate() with the functions it calls (data.py's)."""
+    """DATA, the constants, Points and generate() with the functions it calls (data.py's);
+    for a library set, its loader (libcode.py)."""
+    if spec.data.is_library:
+        return libcode.data_code(spec)
     d = spec.data
     sources = [_only_branch(inspect.getsource(f), d.kind)
                for f in (data._rule, data._polar, data._sample, data._span, data.generate)]
@@ -106,6 +110,8 @@ FEATURE_CODE = {"x1": "a", "x2": "b", "x1_sq": "a * a", "x2_sq": "b * b", "x1_x2
 
 def features_code(spec: ExperimentSpec) -> str:
     """features(raw) and prepare(): the inputs and targets as the network sees them."""
+    if spec.data.is_library:
+        return libcode.features_code(spec)
     f = spec.features
     if spec.data.is_1d:
         doc = f"x, x^2 .. x^{f.degree}" if f.degree > 1 else "x"
