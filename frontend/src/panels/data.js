@@ -13,7 +13,8 @@ import { fetchDatasets } from '../protocol.js';
 /** @typedef {import('../app.js').AppState} AppState */
 /** @typedef {import('../schema.js').Schema} Schema */
 
-const LABELS = { multi_gauss: 'bumps', poly1d: 'cubic', sine1d: 'sine', checkerboard: 'checker' };
+const LABELS = { multi_gauss: 'bumps', poly1d: 'cubic', sine1d: 'sine', checkerboard: 'checker',
+  breast_cancer: 'cancer', fashion_mnist: 'fashion' };
 const FEATURE_LABELS = { x1: 'X₁', x2: 'X₂', x1_sq: 'X₁²', x2_sq: 'X₂²', x1_x2: 'X₁X₂',
   sin_x1: 'sin X₁', sin_x2: 'sin X₂' };
 
@@ -60,6 +61,19 @@ function drawThumb(canvas, preview) {
   });
 }
 
+/** A library set's thumbnail: its number of inputs, as pixels in a square or as columns. */
+function drawLibraryThumb(canvas, preview) {
+  const dpr = window.devicePixelRatio || 1;
+  canvas.width = canvas.height = THUMB * dpr;
+  const ctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext('2d'));
+  ctx.scale(dpr, dpr);
+  ctx.fillStyle = preview.available ? '#0877bd' : '#9aa0a6';
+  ctx.font = '600 10px system-ui, sans-serif';
+  ctx.textAlign = 'center';
+  ctx.fillText(preview.image ? '▦' : '▥', THUMB / 2, THUMB / 2 - 2);
+  ctx.fillText(`D=${preview.inputs}`, THUMB / 2, THUMB / 2 + 12);
+}
+
 /** @param {HTMLElement} el @param {Store} store */
 export function mount(el, store) {
   const fields = new FieldSet();
@@ -83,10 +97,17 @@ export function mount(el, store) {
     picker.append(h('div', { class: `tile-group ${group}` }, h('h3', { text: title }), row));
   }
 
+  /** @type {Map<string, any>} library sets (real data) as /api/datasets describes them */
+  const library = new Map();
+
   function pick(kind) {
     const spec = store.state.spec;
     if (kind === spec.data.kind) return;
-    store.editMany([['data.kind', kind], ['loss.kind', lossFor(store.schema, kind, spec)]]);
+    /** @type {[string, any][]} */
+    const edits = [['data.kind', kind], ['loss.kind', lossFor(store.schema, kind, spec)]];
+    // A library set is taken whole unless a person asks for fewer points afterwards.
+    if (library.has(kind)) edits.push(['data.points', library.get(kind).size]);
+    store.editMany(edits);
   }
 
   const percent = (v) => `${Math.round(v * 100)}%`;
@@ -137,7 +158,17 @@ export function mount(el, store) {
   fetchDatasets().then((previews) => {
     for (const preview of previews) {
       const tile = tiles.get(preview.kind);
-      if (tile) drawThumb(tile.canvas, preview);
+      if (!tile) continue;
+      if (preview.library) {
+        library.set(preview.kind, preview);
+        drawLibraryThumb(tile.canvas, preview);
+        tile.button.title = `${preview.title}: ${preview.size.toLocaleString('en-US')} ` +
+          `points, ${preview.inputs} inputs${preview.image ? ' (pixels)' : ''}` +
+          (preview.available ? '' : `. ${preview.how_to_get}`);
+        tile.button.classList.toggle('unavailable', !preview.available);
+      } else {
+        drawThumb(tile.canvas, preview);
+      }
     }
     el.dataset.previews = String(previews.length);
   }, (err) => console.warn('no dataset thumbnails:', err));
@@ -151,7 +182,7 @@ export function mount(el, store) {
     }
     const curve = store.schema.oneD.includes(spec.data.kind);
     classesField.hidden = spec.data.kind !== 'spiral';
-    featureField.hidden = curve;
+    featureField.hidden = curve || library.has(spec.data.kind); // library sets: their columns
     degreeField.hidden = !curve;
     for (const [name, input] of featureInputs) input.checked = spec.features.inputs.includes(name);
     fields.sync();
