@@ -210,3 +210,25 @@ def test_runs_of_one_set_share_one_copy_in_the_process() -> None:
         second.step(probe=True)
     first.frame()
     assert shared.x[:1000].sum(dtype=np.float64) == before  # nothing wrote to it
+
+
+def test_a_large_sets_frames_measure_a_fixed_sample_a_few_times_a_second() -> None:
+    session = TrainingSession(fashion_spec())
+    session.running = True
+    first = session.frame()
+    assert first["evaluated_on"] == {"train": 500, "test": 500, "sample": True}
+    session.step()
+    again = session.frame()  # moments later, while training: the same figures
+    assert again["train_loss"] == first["train_loss"]
+    assert again["images"] is first["images"]  # views too: rebuilt at most once a second
+    session.running = False  # stopped: the figures and views are those of the model now
+    session.step()
+    settled = session.frame()
+    assert settled["train_loss"] != first["train_loss"]
+    assert settled["images"]["version"] == first["images"]["version"] + 1
+    assert settled["images"]["step"] == settled["step"] == 2
+    # The epoch's end evaluates the whole sets: history row 0 is the step-0 model on all of it.
+    x, y = session.x_test, session.y_test
+    session.reset()
+    loss, accuracy = session.evaluate(x, y)
+    assert session.history.evals.data["test_loss"][0] == loss

@@ -123,9 +123,10 @@ def _load_idx(kind: str, files: list[Path]) -> Table:
     names = list(FASHION_CLASSES) if kind == "fashion_mnist" else [str(d) for d in range(10)]
 
     def pixels(images: np.ndarray) -> np.ndarray:
-        # Divide in float32: 188 MB, not the 376 MB a float64 intermediate would take.
-        return np.multiply(images.reshape(len(images), -1), np.float32(1 / 255),
-                           dtype=np.float32)
+        # In place in float32: one 188 MB array, no float64 intermediate.
+        x = images.reshape(len(images), -1).astype(np.float32)
+        x /= 255
+        return x
 
     return Table(pixels(train_images), train_labels.astype(np.int64), _pixel_names(h, w),
                  names, (h, w), pixels(test_images), test_labels.astype(np.int64))

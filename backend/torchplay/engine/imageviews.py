@@ -1,8 +1,8 @@
 """Views made for image data: first-layer weights as image tiles, a confusion matrix,
 per-class accuracy, and a grid of test images with their predicted labels, mistakes first.
 
-The views are rebuilt at most once every VIEW_INTERVAL seconds while a run trains (and after
-every step while it is paused or stepped), each time with a new `version`. Every frame carries
+The views are rebuilt at most once every VIEW_INTERVAL seconds while a run trains, and once
+more when it stops, each time with a new `version`. Every frame carries
 the latest views; the socket writer sends them only to a client that has not yet had that
 version (api/ws.py), so a view travels once per change, and the frame that carries it stays
 within MAX_VIEW_BYTES: at most MAX_TILES tiles and GRID_IMAGES images, one byte per pixel.
@@ -10,12 +10,12 @@ within MAX_VIEW_BYTES: at most MAX_TILES tiles and GRID_IMAGES images, one byte 
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import torch
 from torch import nn
 
+from torchplay.engine.largedata import Throttle
 from torchplay.engine.probes import b64_bytes
 
 VIEW_INTERVAL = 1.0
@@ -52,21 +52,14 @@ class ImageViews:
 
     def reset(self) -> None:
         self.latest: dict[str, Any] | None = None
-        self._built_at = (-1, 0.0)  # step, time
-
-    def due(self, step: int, running: bool) -> bool:
-        last_step, last_time = self._built_at
-        if self.latest is None:
-            return True
-        if step == last_step:
-            return False
-        return not running or time.perf_counter() - last_time >= VIEW_INTERVAL
+        self.throttle = Throttle(VIEW_INTERVAL)
 
     @torch.no_grad()
-    def view(self, model: nn.Sequential, step: int, running: bool, x_test: torch.Tensor,
+    def view(self, model: nn.Sequential, step: int, settled: bool, x_test: torch.Tensor,
              y_test: torch.Tensor) -> dict[str, Any]:
-        """The views for the model as it stands (eval mode), rebuilt only when due."""
-        if not self.due(step, running) and self.latest is not None:
+        """The views for the model as it stands (eval mode), rebuilt only when due; `settled`:
+        the run has stopped (paused, finished, or its requested steps are done)."""
+        if self.latest is not None and not self.throttle.due(step, settled):
             return self.latest
         classes = len(self.class_names)
         out = model(x_test)
@@ -95,5 +88,5 @@ class ImageViews:
                      "mistakes": int(len(wrong)), "height": self.shape[0],
                      "width": self.shape[1], "pixels": b64_bytes(pixels)},
         }
-        self._built_at = (step, time.perf_counter())
+        self.throttle.mark(step)
         return self.latest

@@ -4,7 +4,10 @@ A set is large when its training inputs hold more than LARGE_VALUES numbers (Fas
 60,000 x 784 images are 47 million; digits' 900 x 64 are 58 thousand). For a large set:
 - the whole training and test sets are evaluated once an epoch (the history's rows), and the
   frames in between evaluate a fixed sample: the first FRAME_SAMPLE points of each set (a
-  frame says which in `evaluated_on`, and the page says so beside the figures);
+  frame says which in `evaluated_on`, and the page says so beside the figures), at most
+  FIGURES_PER_SECOND times a second while the run trains (frames between repeat the last
+  figures: an evaluation of 1,000 images costs about a training step, and at 30 frames a second
+  would slow training by a fifth) and always once it stops;
 - a step takes its mini-batch by index from the shared inputs instead of gathering a shuffled
   copy of the whole set each epoch.
 For every library set, `ready` carries a bounded sample of the points (READY_VALUES numbers of
@@ -13,6 +16,7 @@ inputs per split at most) with the set's counts, column names and class names, n
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -22,8 +26,32 @@ from torchplay.data.toy import Points
 
 LARGE_VALUES = 2_000_000
 FRAME_SAMPLE = 500
+FIGURES_PER_SECOND = 4.0
 READY_VALUES = 10_000
 READY_ROWS = 200
+
+
+class Throttle:
+    """Whether something measured of a run is due again: never twice for one step, at most
+    once per `interval` seconds while the run trains, and always once it has stopped."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.reset()
+
+    def reset(self) -> None:
+        self._last: tuple[int, float] | None = None  # step, time
+
+    def due(self, step: int, settled: bool) -> bool:
+        if self._last is None:
+            return True
+        last_step, last_time = self._last
+        if step == last_step:
+            return False
+        return settled or time.perf_counter() - last_time >= self.interval
+
+    def mark(self, step: int) -> None:
+        self._last = (step, time.perf_counter())
 
 
 def is_large(points: Points) -> bool:

@@ -91,8 +91,9 @@ def load_points() -> Points:
     n = min(DATA.points, len(train_labels))
 
     def pixels(images: np.ndarray) -> np.ndarray:
-        return np.multiply(images.reshape(len(images), -1), np.float32(1 / 255),
-                           dtype=np.float32)
+        x = images.reshape(len(images), -1).astype(np.float32)
+        x /= 255
+        return x
 
     return Points(pixels(train_images[:n]), train_labels[:n].astype(np.int64),
                   pixels(test_images), test_labels.astype(np.int64))'''
