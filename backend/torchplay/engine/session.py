@@ -66,6 +66,8 @@ class TrainingSession:
         self.large = largedata.is_large(self.points)  # see largedata.py's frame contract
         shape, names = self.points.image_shape, self.points.class_names
         self.images = ImageViews(shape, names) if shape and names else None
+        self._figures: tuple[tuple[float, float, float, float], dict[int, float]] | None = None
+        self._figures_due = largedata.Throttle(1 / largedata.FIGURES_PER_SECOND)
         self.x_train = self.features(raw_train).to(self.device)  # (N_train, F)
         self.x_test = self.features(torch.from_numpy(self.points.test_x)).to(self.device)
         self.y_train = torch.from_numpy(self.points.train_y).to(self.device)
@@ -106,6 +108,7 @@ class TrainingSession:
         self.spec_changed_at: int | None = None  # first step trained under an updated spec
         if self.images is not None:
             self.images.reset()
+        self._figures_due.reset()
         self.history.clear()
         self._set_lr()
         self._record_eval()
@@ -344,17 +347,14 @@ class TrainingSession:
         mark_time, mark_step = self._rate_mark
         rate = (self.step_count - mark_step) / (now - mark_time) if now > mark_time else 0.0
         self._rate_mark = (now, self.step_count)
-        dead_found: dict[int, torch.Tensor] = {}
-        hooks = probes.dead_hooks(self.model, dead_found)
         x_train, y_train, x_test, y_test = largedata.frame_sets(
             self.large, self.x_train, self.y_train, self.x_test, self.y_test)
-        try:
-            train_loss, train_metric = self.evaluate(x_train, y_train)
-        finally:
-            for hook in hooks:
-                hook.remove()
-        test_loss, test_metric = self.evaluate(x_test, y_test)
-        dead = {i: v.item() for i, v in dead_found.items()}
+        settled = not self.wants_work
+        if self._figures is None or not self.large or self._figures_due.due(self.step_count,
+                                                                               settled):
+            self._figures = self._measure(x_train, y_train, x_test, y_test)
+            self._figures_due.mark(self.step_count)
+        (train_loss, train_metric, test_loss, test_metric), dead = self._figures
         n = len(self.model)
         layers: dict[str, Any] = {column: [None] * n for column in probes.STEP_COLUMNS}
         layers.update(self.last_layers or {})  # none before the first probed step
@@ -377,8 +377,23 @@ class TrainingSession:
             "neurons": [] if self.spec.data.is_library else self._neuron_maps(),
             "links": probes.link_weights(self.model),
             "images": None if self.images is None else self.images.view(
-                self.model, self.step_count, self.running, x_test, y_test),
+                self.model, self.step_count, settled, x_test, y_test),
         }
+
+    def _measure(self, x_train: torch.Tensor, y_train: torch.Tensor, x_test: torch.Tensor,
+                 y_test: torch.Tensor) -> tuple[tuple[float, float, float, float],
+                                                dict[int, float]]:
+        """A frame's figures: train and test loss and metric, and each ReLU's dead share."""
+        dead_found: dict[int, torch.Tensor] = {}
+        hooks = probes.dead_hooks(self.model, dead_found)
+        try:
+            train_loss, train_metric = self.evaluate(x_train, y_train)
+        finally:
+            for hook in hooks:
+                hook.remove()
+        test_loss, test_metric = self.evaluate(x_test, y_test)
+        dead = {i: v.item() for i, v in dead_found.items()}
+        return (train_loss, train_metric, test_loss, test_metric), dead
 
     def frames(self) -> list[dict[str, Any]]:
         """This run's frames: one (a RunGroup has one per variant)."""
