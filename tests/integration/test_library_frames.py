@@ -9,6 +9,7 @@ import base64
 import json
 from typing import Any
 
+import httpx
 import pytest
 from wsclient import connect_to
 
@@ -101,14 +102,32 @@ async def test_a_table_trains_on_its_columns(server: Any) -> None:
         assert frame["metric"] == "r2" and frame["images"] is None and frame["output"] is None
 
 
-async def test_a_missing_set_says_how_to_get_it(server_factory: Any, tmp_path: Any,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    empty = tmp_path / "data"
-    empty.mkdir()
-    other = server_factory("--data-dir", str(empty))
+@pytest.fixture(scope="module")
+def bare(server_factory: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any]:
+    """A server whose --data-dir holds nothing (Debian's Fashion-MNIST is still found)."""
+    empty = tmp_path_factory.mktemp("empty-data")
+    return server_factory("--data-dir", str(empty)), empty
+
+
+async def test_a_missing_set_says_how_to_get_it(bare: tuple[Any, Any]) -> None:
+    other, empty = bare
     async with connect_to(other) as client:
         await client.send({"type": "start", "spec": {"data": {"kind": "mnist"}}})
         error = await client.error()
         assert error["code"] == "invalid_spec" and error["field"] == "spec.data.kind"
         assert "MNIST is not on this server" in error["message"]
         assert f"{empty}/mnist" in error["message"] and "--data-dir DIR" in error["message"]
+
+
+async def test_the_picker_learns_which_sets_are_here(bare: tuple[Any, Any]) -> None:
+    other, empty = bare
+    async with httpx.AsyncClient(base_url=other.url, timeout=20) as http:
+        sets = {entry["kind"]: entry for entry in (await http.get("/api/datasets")).json()}
+    assert sets["circle"]["x"] and "library" not in sets["circle"]
+    assert sets["digits"]["library"] and sets["digits"]["available"]
+    assert (sets["digits"]["size"], sets["digits"]["inputs"], sets["digits"]["image"]) == \
+        (1797, 64, True)
+    assert sets["fashion_mnist"]["available"]  # Debian's package, which CI installs
+    mnist = sets["mnist"]
+    assert not mnist["available"] and "--data-dir DIR" in mnist["how_to_get"]
+    assert str(empty / "mnist") in mnist["how_to_get"]
