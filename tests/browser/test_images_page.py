@@ -4,6 +4,7 @@ predicted labels, mistakes first."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -65,3 +66,16 @@ def test_digits_then_fashion_mnist_show_their_image_views(play: Playground,
     expect(page.locator("#images-note")).to_contain_text("fixed sample")
     assert page.locator("#confusion thead th").nth(1).get_attribute("title") == "T-shirt/top"
     play.screenshot(artifacts, "images-fashion-mnist")
+
+
+def test_a_set_that_is_not_here_says_how_to_get_it(play: Playground, artifacts: Path) -> None:
+    """MNIST is not installed on the test server (no --data-dir): its tile says how to get
+    it, and picking it anyway shows the server's plain answer under the picker."""
+    tile = play.page.locator('#data .tile[data-kind="mnist"]')
+    expect(tile).to_have_class(re.compile("unavailable"))
+    assert "--data-dir DIR" in (tile.get_attribute("title") or "")
+    tile.click()
+    error = play.page.locator("#data .kind-error")
+    expect(error).to_contain_text("MNIST is not on this server")
+    expect(error).to_contain_text("--data-dir DIR")
+    play.screenshot(artifacts, "images-mnist-missing", full_page=False)

@@ -101,10 +101,13 @@ def how_to_get(kind: str, data_dir: Path | None) -> str:
     looked = ", ".join(str(d) for d in idx_dirs(kind, data_dir))
     files = ", ".join(f"{name}.gz" for name in IDX_FILES)
     folder = "fashion-mnist" if kind == "fashion_mnist" else "mnist"
-    text = f"{TITLES[kind]} is not on this server (looked in {looked or 'no folder'}). "
+    where = f"looked in {looked}" if looked else "no --data-dir is set"
+    text = f"{TITLES[kind]} is not on this server ({where}). "
     if kind == "fashion_mnist":
-        text += "Install it with `apt-get install dataset-fashion-mnist` (Debian, Ubuntu), or "
-    text += (f"put its four IDX files ({files}; .gz or not) from {SOURCES[kind]} in "
+        text += "Install it with `apt-get install dataset-fashion-mnist` (Debian, Ubuntu), or p"
+    else:
+        text += "P"
+    text += (f"ut its four IDX files ({files}; .gz or not) from {SOURCES[kind]} in "
              f"DIR/{folder} and start torchplay with --data-dir DIR (or TORCHPLAY_DATA_DIR=DIR).")
     return text
 

@@ -110,6 +110,13 @@ export function mount(el, store) {
     store.editMany(edits);
   }
 
+  // A set this server cannot load (IDX files missing) is refused at data.kind: say why here.
+  const kindError = h('p', { class: 'field-error kind-error', role: 'alert' });
+  const unregisterKind = store.errors.register('data.kind', {
+    show: (m) => { kindError.textContent = m; },
+    clear: () => { kindError.textContent = ''; },
+  });
+
   const percent = (v) => `${Math.round(v * 100)}%`;
   const classesField = fields.add(store, 'data.classes', { label: 'Classes (spiral arms)' });
   const sampling = h('div', { class: 'grid2' },
@@ -152,7 +159,7 @@ export function mount(el, store) {
   const degreeField = fields.add(store, 'features.degree', { label: 'Degree (x … xⁿ)' });
   const normalise = fields.add(store, 'features.standardize', { label: 'Normalise features' });
 
-  el.append(h('h2', { text: 'Data' }), picker, classesField, sampling,
+  el.append(h('h2', { text: 'Data' }), picker, kindError, classesField, sampling,
     h('h3', { text: 'Features' }), featureField, degreeField, normalise);
 
   fetchDatasets().then((previews) => {
@@ -188,5 +195,7 @@ export function mount(el, store) {
     fields.sync();
   }
 
-  return { update, destroy: () => { fields.destroy(); unregister(); el.replaceChildren(); } };
+  return { update, destroy: () => {
+    fields.destroy(); unregister(); unregisterKind(); el.replaceChildren();
+  } };
 }
