@@ -24,6 +24,7 @@ from torchplay.data.library import (
     table,
 )
 from torchplay.engine.session import TrainingSession
+from torchplay.engine.steppers.batched import check_batchable
 from torchplay.spec.model import (
     LIBRARY_INPUTS,
     LIBRARY_SIZES,
@@ -232,3 +233,13 @@ def test_a_large_sets_frames_measure_a_fixed_sample_a_few_times_a_second() -> No
     session.reset()
     loss, accuracy = session.evaluate(x, y)
     assert session.history.evals.data["test_loss"][0] == loss
+
+
+def test_a_large_set_goes_to_a_device_once_and_trains_alone() -> None:
+    x = torch.from_numpy(table("fashion_mnist").x)
+    meta = torch.device("meta")  # a device every machine has: copies without memory
+    assert SHARED.on_device(x, meta) is SHARED.on_device(x, meta)
+    assert SHARED.on_device(x, torch.device("cpu")) is x
+    with pytest.raises(SpecError) as refused:
+        check_batchable([fashion_spec(0), fashion_spec(1)])
+    assert refused.value.field == "data.points"

@@ -7,6 +7,7 @@ every caller the same arrays. Nothing may write to them: sessions take views or 
 copies (a standardised table), never change these in place.
 
 The one module-level object here is on purpose: "once per process" is the requirement.
+A large set on a GPU is copied there once per device (`on_device`), not once per run.
 `data_dir` is where `mnist` and `fashion_mnist` look first (the `--data-dir` setting, or the
 TORCHPLAY_DATA_DIR variable); the server sets it from its settings when it starts.
 """
@@ -19,6 +20,8 @@ from collections import Counter
 from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any, TypeVar
+
+import torch
 
 T = TypeVar("T")
 
@@ -39,6 +42,14 @@ class DataCache:
                 self._items[key] = load()
                 self.loads[key] += 1
             return self._items[key]
+
+    def on_device(self, tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+        """tensor on device: itself on the CPU, else one copy per device shared by every run
+        (the key holds the source, so its memory cannot be reused by another tensor)."""
+        if device.type == "cpu":
+            return tensor
+        key = ("device", tensor.data_ptr(), tuple(tensor.shape), tensor.dtype, str(device))
+        return self.get(key, lambda: (tensor, tensor.to(device)))[1]
 
     def forget(self) -> None:
         """Drop every loaded set (tests that swap files under a key)."""
