@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from torchplay.data.cache import SHARED
 from torchplay.data.columns import make_features
 from torchplay.data.library import points_for
 from torchplay.engine import largedata, probes
@@ -68,10 +69,12 @@ class TrainingSession:
         self.images = ImageViews(shape, names) if shape and names else None
         self._figures: tuple[tuple[float, float, float, float], dict[int, float]] | None = None
         self._figures_due = largedata.Throttle(1 / largedata.FIGURES_PER_SECOND)
-        self.x_train = self.features(raw_train).to(self.device)  # (N_train, F)
-        self.x_test = self.features(torch.from_numpy(self.points.test_x)).to(self.device)
-        self.y_train = torch.from_numpy(self.points.train_y).to(self.device)
-        self.y_test = torch.from_numpy(self.points.test_y).to(self.device)
+        # A large set's tensors are views of the process's one copy: shared on a GPU too.
+        to = SHARED.on_device if self.large else lambda t, device: t.to(device)
+        self.x_train = to(self.features(raw_train), self.device)  # (N_train, F)
+        self.x_test = to(self.features(torch.from_numpy(self.points.test_x)), self.device)
+        self.y_train = to(torch.from_numpy(self.points.train_y), self.device)
+        self.y_test = to(torch.from_numpy(self.points.test_y), self.device)
         self.history = History()
         self._grids: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor]] = {}
         self.events: list[dict[str, Any]] = []
