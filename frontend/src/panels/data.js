@@ -119,8 +119,13 @@ export function mount(el, store) {
 
   const percent = (v) => `${Math.round(v * 100)}%`;
   const classesField = fields.add(store, 'data.classes', { label: 'Classes (spiral arms)' });
+  // Noise and test shift apply to generated sets only.
+  const noiseField = fields.add(store, 'data.noise', { label: 'Noise', kind: 'range', step: 0.05,
+    format: percent });
+  const shiftField = fields.add(store, 'data.test_shift', { label: 'Test shift', kind: 'range',
+    step: 0.25, format: (v) => (v ? `${v > 0 ? '+' : ''}${v}` : 'none') });
   const sampling = h('div', { class: 'grid2' },
-    fields.add(store, 'data.noise', { label: 'Noise', kind: 'range', step: 0.05, format: percent }),
+    noiseField,
     fields.add(store, 'data.train_fraction', { label: 'Train share', kind: 'range', step: 0.05,
       format: percent }),
     fields.add(store, 'data.points', { label: 'Points' }),
@@ -131,8 +136,7 @@ export function mount(el, store) {
         const max = store.schema.node('data.seed', store.state.spec)?.maximum ?? 2 ** 31 - 1;
         store.edit('data.seed', Math.floor(Math.random() * Math.min(max, 1e6)));
       } }, '↻ Regenerate')),
-    fields.add(store, 'data.test_shift', { label: 'Test shift', kind: 'range', step: 0.25,
-      format: (v) => (v ? `${v > 0 ? '+' : ''}${v}` : 'none') }));
+    shiftField);
 
   // Features: toggles over the schema's list, in the schema's order.
   const featureNames = store.schema.options('features.inputs', store.state.spec);
@@ -189,7 +193,9 @@ export function mount(el, store) {
     }
     const curve = store.schema.oneD.includes(spec.data.kind);
     classesField.hidden = spec.data.kind !== 'spiral';
-    featureField.hidden = curve || library.has(spec.data.kind); // library sets: their columns
+    const real = library.has(spec.data.kind); // library sets: their own columns, no noise
+    featureField.hidden = curve || real;
+    noiseField.hidden = shiftField.hidden = real;
     degreeField.hidden = !curve;
     for (const [name, input] of featureInputs) input.checked = spec.features.inputs.includes(name);
     fields.sync();
