@@ -131,3 +131,21 @@ async def test_the_picker_learns_which_sets_are_here(bare: tuple[Any, Any]) -> N
     mnist = sets["mnist"]
     assert not mnist["available"] and "--data-dir DIR" in mnist["how_to_get"]
     assert str(empty / "mnist") in mnist["how_to_get"]
+
+
+async def test_a_saved_digits_run_keeps_its_views_and_exports_its_loader(server: Any) -> None:
+    spec = {"data": {"kind": "digits", "points": 1797}, "network": SMALL_NET}
+    async with connect_to(server) as client:
+        await client.start(spec, run=False)
+        await client.frame()
+        await client.step(30)
+        await client.send({"type": "save", "name": "digits"})
+        saved = await client.until(lambda m: m["type"] in ("saved", "error"), "saved")
+        assert saved["type"] == "saved", saved
+    async with httpx.AsyncClient(base_url=server.url, timeout=20) as http:
+        stored = (await http.get(f"/api/experiments/{saved['id']}")).json()
+        run = stored["run"]
+        assert run["data"]["image_shape"] == [8, 8] and run["data"]["sampled"]
+        assert run["frame"]["images"]["step"] == 30 == run["step"]
+        script = (await http.get(f"/api/experiments/{saved['id']}/script.py")).text
+    assert "load_digits()" in script and "scikit-learn" in script
