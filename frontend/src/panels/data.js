@@ -104,7 +104,9 @@ export function mount(el, store) {
     const spec = store.state.spec;
     if (kind === spec.data.kind) return;
     /** @type {[string, any][]} */
-    const edits = [['data.kind', kind], ['loss.kind', lossFor(store.schema, kind, spec)]];
+    let loss = lossFor(store.schema, kind, spec);
+    if (loss === 'bce' && library.get(kind)?.classes > 2) loss = 'cross_entropy'; // bce: 2 only
+    const edits = [['data.kind', kind], ['loss.kind', loss]];
     // A library set is taken whole unless a person asks for fewer points afterwards.
     if (library.has(kind)) edits.push(['data.points', library.get(kind).size]);
     store.editMany(edits);
