@@ -30,6 +30,10 @@ def parse_args(argv: list[str] | None = None) -> tuple[Settings, bool]:
                         help="training threads (default %(default)s)")
     parser.add_argument("--max-sessions", type=int, default=defaults.max_sessions,
                         help="sessions training at once (default %(default)s)")
+    parser.add_argument("--data-dir", type=Path, default=defaults.data_dir,
+                        help="folder with MNIST/Fashion-MNIST IDX files: DIR/mnist, "
+                        "DIR/fashion-mnist (default: TORCHPLAY_DATA_DIR, and Debian's "
+                        "/usr/share/datasets/fashion-mnist for Fashion-MNIST)")
     parser.add_argument("--compile", action=argparse.BooleanOptionalAction,
                         default=defaults.compile, help="compile the step of runs side by side "
                         "in the background (default %(default)s)")

@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     max_sessions: int = Field(16, ge=1, le=10_000, description="Sessions training at once.")
     torch_threads: int = Field(1, ge=1, le=256, description="Threads torch uses per op; 1 suits "
                                "small models and leaves cores to the server.")
+    data_dir: Path | None = Field(None, description="Folder with IDX image sets: DIR/mnist "
+                                  "(or DIR itself) for mnist, DIR/fashion-mnist for "
+                                  "fashion_mnist (else Debian's dataset-fashion-mnist).")
     compile: bool = Field(True, description="Compile the step of runs side by side with "
                           "TorchInductor in the background (CPU, needs a C++ compiler); they "
                           "train on the plain path until it is ready.")

@@ -38,6 +38,7 @@ import * as compare from './panels/compare.js';
 import * as classroom from './panels/classroom.js';
 import * as draw from './panels/draw.js';
 import * as hint from './panels/hint.js';
+import * as images from './panels/images.js';
 import * as importer from './panels/importer.js';
 import * as upload from './panels/upload.js';
 
@@ -165,6 +166,7 @@ export class App {
       draw.mount(at('draw'), store), upload.mount(at('upload'), store),
       classroom.mount(at('classroom'), store), hint.mount(at('hint'), store),
       importer.mount(at('import'), store),
+      images.mount(at('images'), store),
     ];
     // The skip link moves focus without touching the hash: the hash is the setup link.
     document.querySelector('.skip-link')?.addEventListener('click', (e) => {

@@ -35,6 +35,21 @@ export function decodeBase64(text) {
 
 const OUTPUT_KINDS = ['probability', 'classes', 'value', 'curve'];
 
+/** A frame's image views (docs/protocol.md, "Image views"): bytes decoded in place. */
+function decodeImages(images) {
+  const classes = images.class_names.length;
+  need(images.confusion.length === classes, 'confusion matrix of the wrong size');
+  const { tiles, grid } = images;
+  if (tiles) {
+    tiles.values = decodeBase64(tiles.values);
+    need(tiles.values.length === tiles.shown * tiles.height * tiles.width,
+      'weight tiles of the wrong size');
+  }
+  grid.pixels = decodeBase64(grid.pixels);
+  need(grid.pixels.length === grid.index.length * grid.height * grid.width,
+    'image grid of the wrong size');
+}
+
 /** The history delta's columns (docs/protocol.md): every column of a part equally long. */
 function checkHistory(delta) {
   /** @type {[string, string[]][]} */
@@ -58,8 +73,12 @@ function decodeFrame(m) {
     need(Array.isArray(column) && column.length === m.layers.name.length, 'ragged layers');
   }
   const out = m.output;
-  need(out && OUTPUT_KINDS.includes(out.kind), 'frame with an unknown output kind');
-  if (out.kind === 'curve') {
+  // null: image sets (784 inputs) have no plane to draw; their views are `images`
+  need(out === null || (out && OUTPUT_KINDS.includes(out.kind)),
+    'frame with an unknown output kind');
+  if (out === null) {
+    // nothing to decode
+  } else if (out.kind === 'curve') {
     need(Array.isArray(out.x) && Array.isArray(out.y) && out.x.length === out.y.length,
       'curve without x/y');
   } else {
@@ -72,6 +91,7 @@ function decodeFrame(m) {
     need(column.maps.length === column.shown * column.height * column.width,
       'neuron maps of the wrong size');
   }
+  if (m.images) decodeImages(m.images);
   for (const link of m.links || []) {
     need(link.values.length === link.shape[0] * link.shape[1], 'links of the wrong size');
   }

@@ -35,7 +35,7 @@ def test_every_lesson_opens_from_the_gallery_and_trains(play: Playground, server
     for lesson in catalogue:
         page.locator("#lessons-open").click()
         tiles = page.locator("#lessons-dialog .lesson-tile")
-        expect(tiles).to_have_count(23)
+        expect(tiles).to_have_count(25)
         tile = page.locator(f'#lessons-dialog .lesson-tile[data-lesson="{lesson["id"]}"]')
         expect(tile).to_contain_text(lesson["title"])
         tile.click()

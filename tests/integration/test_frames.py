@@ -15,7 +15,8 @@ pytestmark = pytest.mark.anyio
 FRAME_KEYS = {"type", "step", "epoch", "lr", "running", "diverged", "halted", "path",
               "path_reason", "layers_step", "steps_per_second",
               "epochs_per_second", "metric", "train_loss", "test_loss", "train_metric",
-              "test_metric", "best", "layers", "output", "neurons", "links", "history"}
+              "test_metric", "best", "layers", "output", "neurons", "links", "history",
+              "evaluated_on", "images"}
 STEP_PROBES = ("act_mean", "act_var", "grad_norm_weight", "grad_norm_bias", "weight_norm",
                "update_ratio")
 WEIGHTED = ("grad_norm_weight", "grad_norm_bias", "weight_norm", "update_ratio")

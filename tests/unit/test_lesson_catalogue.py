@@ -26,10 +26,10 @@ from torchplay.spec.model import ExperimentSpec, SpecError
 CPU = torch.device("cpu")
 
 
-def test_the_catalogue_holds_23_lessons_in_order() -> None:
+def test_the_catalogue_holds_25_lessons_in_order() -> None:
     lessons = load_lessons()
-    assert [lesson.number for lesson in lessons] == list(range(1, 24))
-    assert len({lesson.id for lesson in lessons}) == 23
+    assert [lesson.number for lesson in lessons] == list(range(1, 26))
+    assert len({lesson.id for lesson in lessons}) == 25
     assert get_lesson("vanishing-gradients").number == 4
     with pytest.raises(KeyError):
         get_lesson("no-such-lesson")

@@ -19,6 +19,8 @@ from torchplay.api.rules import router as rules_router
 from torchplay.api.tables import LIMITS as TABLE_LIMITS
 from torchplay.api.tables import router as tables_router
 from torchplay.api.ws import Connection
+from torchplay.data import library
+from torchplay.data.cache import SHARED
 from torchplay.data.toy import previews
 from torchplay.serve.runner import Runner
 from torchplay.settings import Settings
@@ -58,7 +60,9 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     static = frontend_dir()
-    dataset_previews = previews()  # fixed for a server's life: drawn once
+    if settings.data_dir is not None:
+        SHARED.data_dir = settings.data_dir  # where mnist and fashion_mnist look first
+    dataset_previews = previews() + library.previews()  # fixed for a server's life
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -100,7 +104,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/api/datasets")
     def datasets() -> list[dict[str, Any]]:
-        """A 200-point sample of every dataset at its defaults, for thumbnails."""
+        """A 200-point sample of every generated dataset at its defaults, for thumbnails, and
+        what each library set is (and whether this server has it)."""
         return dataset_previews
 
     @app.websocket("/ws")

@@ -55,6 +55,7 @@ class Connection:
         self.handle: SessionHandle | None = None
         self.cursors: dict[int, Cursor] = {}  # per variant: how much history it has sent
         self.labels: list[str] = []  # the variants' legend labels, as `start` named them
+        self.image_versions: dict[int, int] = {}  # per variant: the image views it has sent
 
     def notify(self) -> None:
         """Wake the writer; called from worker threads too."""
@@ -103,7 +104,19 @@ class Connection:
                         self.cursors.get(variant, Cursor()), frame.pop("history_mark"))
                 except KeyError:
                     continue  # built before a reset (or a thinning): a newer frame follows
+                self._images_once(frame, variant)
                 await self.ws.send_text(orjson.dumps({"type": "frame", **frame}).decode())
+
+    def _images_once(self, frame: dict[str, Any], variant: int) -> None:
+        """Every frame holds the run's latest image views (engine/imageviews.py); send them
+        only when this client has not had that version, else null: unchanged."""
+        images = frame.get("images")
+        if images is None:
+            return
+        if self.image_versions.get(variant) == images["version"]:
+            frame["images"] = None
+        else:
+            self.image_versions[variant] = images["version"]
 
     async def read_loop(self) -> None:
         while True:
@@ -199,7 +212,7 @@ class Connection:
             return
         self.labels = [v.label for v in message.variants or []]
         self.reply(ready)  # before the first frame: the writer sends replies first
-        self.cursors = {}
+        self.cursors, self.image_versions = {}, {}
         self.handle = handle
         self.notify()
 

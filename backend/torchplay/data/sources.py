@@ -17,6 +17,7 @@ import numpy as np
 
 from torchplay.data import projection
 from torchplay.data.drawn import generate_drawn
+from torchplay.data.library import library_points
 from torchplay.data.table import Table, TableError, content_hash, parse, select
 from torchplay.data.toy import Points, _span, generate
 from torchplay.spec.model import DataSpec, SpecError, TableSpec, train_count
@@ -74,14 +75,32 @@ class TableView:
 
 def table_view(spec: TableSpec, train_x: np.ndarray, test_x: np.ndarray) -> TableView:
     """The normalisation (training statistics) and the chosen plane of a table's inputs."""
+    return columns_view(list(spec.inputs), list(spec.plane), train_x, test_x)
+
+
+def plane_view(spec: DataSpec, points: Points) -> TableView | None:
+    """The plane a run with D > 2 inputs is shown on: a table's chosen one, the principal
+    plane of a tabular library set (iris, wine, ...); None for 2-D and 1-D sets and images."""
+    if spec.table is not None:
+        return table_view(spec.table, points.train_x, points.test_x)
+    if spec.is_library and points.image_shape is None and points.columns is not None and \
+            len(points.columns) > 2:
+        return columns_view(points.columns, [], points.train_x, points.test_x)
+    return None
+
+
+def columns_view(columns: list[str], chosen: list[str], train_x: np.ndarray,
+                 test_x: np.ndarray) -> TableView:
+    """The normalisation (training statistics) of D input columns, and the plane through
+    them: the two `chosen` columns, or the first two principal components."""
     wide = train_x.astype(np.float64)
     mean, std = wide.mean(axis=0), np.maximum(wide.std(axis=0), 1e-8)
     normal = (wide - mean) / std
-    if spec.plane:
-        i, j = (spec.inputs.index(name) for name in spec.plane)
-        plane = projection.column_plane(normal, spec.inputs, i, j)
+    if chosen:
+        i, j = (columns.index(name) for name in chosen)
+        plane = projection.column_plane(normal, columns, i, j)
     else:
-        plane = projection.principal_plane(normal, spec.inputs)
+        plane = projection.principal_plane(normal, columns)
     uv = projection.project(plane, (np.concatenate((wide, test_x)) - mean) / std)
     lo, hi = uv.min(axis=0), uv.max(axis=0)
     extent = (*_span(lo[0], hi[0], 0.05), *_span(lo[1], hi[1], 0.05))
@@ -114,6 +133,8 @@ def table_points(spec: DataSpec, table: Table) -> Points:
 def load_points(spec: DataSpec, tables: TableShelf = TABLES) -> Points:
     """The points of any DataSpec; SpecError when its table is not on the shelf or its
     chosen columns cannot be used."""
+    if spec.is_library:  # views of the process's one shared copy
+        return library_points(spec)
     if spec.drawn is not None:
         points = generate_drawn(spec)
         assert len(points.train_y) == train_count(spec)

@@ -26,7 +26,7 @@ from typing import get_args
 import numpy as np
 import torch
 
-from torchplay.spec.model import OWN_DATA_KINDS, DataKind, DataSpec, FeatureSpec
+from torchplay.spec.model import LIBRARY_KINDS, OWN_DATA_KINDS, DataKind, DataSpec, FeatureSpec
 
 # "jitter a": an independent uniform offset in [-a*noise, a*noise] added to each coordinate
 # after the label is fixed; "target std s": Gaussian noise of std s*noise on the target.
@@ -68,6 +68,7 @@ class Points:
     extent: tuple[float, float, float, float]  # (x_min, x_max, y_min, y_max); 1-D: x and target
     columns: list[str] | None = None  # input names (D of them); None: a toy set's x1, x2 (or x)
     class_names: list[str] | None = None  # None: classes are numbered
+    image_shape: tuple[int, int] | None = None  # (height, width) when the columns are pixels
 
 
 def _rule(kind: str, x: np.ndarray) -> np.ndarray:
@@ -173,7 +174,8 @@ def generate(spec: DataSpec) -> Points:
         lo = np.minimum(x.min(axis=0).astype(np.float64), -half_width)
         hi = np.maximum(x.max(axis=0).astype(np.float64), half_width)
         extent = (*_span(lo[0], hi[0], 0.02), *_span(lo[1], hi[1], 0.02))
-    return Points(x[:n_train], y[:n_train], x[n_train:], y[n_train:], extent)
+    return Points(x[:n_train], y[:n_train], x[n_train:], y[n_train:], extent,
+                  ["x"] if dim == 1 else ["x1", "x2"])
 
 
 FEATURE_MAPS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
@@ -232,12 +234,13 @@ class Features:
 
 
 def previews(points: int = 200) -> list[dict[str, object]]:
-    """Every dataset at its defaults with `points` points, for the page's thumbnails: kind,
-    task, dimension, class count and the raw training and test points together."""
+    """Every generated dataset at its defaults with `points` points, for the page's
+    thumbnails: kind, task, dimension, class count and the raw training and test points
+    together (library sets describe themselves: library.previews)."""
     found = []
     for kind in get_args(DataKind):
-        if kind in OWN_DATA_KINDS:
-            continue  # drawn points and tables are the user's own: nothing to preview
+        if kind in OWN_DATA_KINDS or kind in LIBRARY_KINDS:
+            continue  # the user's own data, and real sets (previewed by data/library.py)
         spec = DataSpec(kind=kind, points=points)
         p = generate(spec)
         found.append({"kind": kind, "task": spec.task, "one_d": spec.is_1d,

@@ -292,7 +292,7 @@ class Training:
             rate = (run.step_count - mark_step) / (now - mark_time) if now > mark_time else 0.0
             self._rate_marks[k] = (now, run.step_count)
             path, reason = self.path(k)
-            frame = views.frame(run, path, reason, rate)
+            frame = views.frame(run, path, reason, rate, settled=not self.wants_work)
             frame["running"] = self.running and run.active
             if len(self.runs) > 1:
                 frame["variant"] = k

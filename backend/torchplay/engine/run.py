@@ -19,8 +19,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from torchplay.data.sources import load_points, table_view
-from torchplay.data.toy import Features
+from torchplay.data.cache import SHARED
+from torchplay.data.columns import make_features
+from torchplay.data.sources import load_points, plane_view
+from torchplay.engine import largedata
 from torchplay.engine.build import (
     build_model,
     forward,
@@ -30,6 +32,7 @@ from torchplay.engine.build import (
     optimizer_options,
 )
 from torchplay.engine.history import History
+from torchplay.engine.imageviews import ImageViews
 from torchplay.spec.model import ExperimentSpec, SpecError
 
 EvalRow = tuple[float, float, float, float]  # train loss, test loss, train metric, test metric
@@ -68,14 +71,21 @@ class Run:
         self.device = device
         self.points = load_points(spec.data)
         raw_train = torch.from_numpy(self.points.train_x)
-        # A table's D inputs are shown on a plane through them (the principal plane by default)
-        self.view = None if spec.data.table is None else table_view(
-            spec.data.table, self.points.train_x, self.points.test_x)
-        self.features = Features(spec.features, spec.data.is_1d, raw_train, self.points.columns)
-        self.x_train = self.features(raw_train).to(device)  # (N_train, F)
-        self.x_test = self.features(torch.from_numpy(self.points.test_x)).to(device)
-        self.y_train = torch.from_numpy(self.points.train_y).to(device)
-        self.y_test = torch.from_numpy(self.points.test_y).to(device)
+        # D > 2 inputs are shown on a plane through them (the principal plane by default)
+        self.view = plane_view(spec.data, self.points)
+        self.features = make_features(spec, self.points, raw_train)
+        self.large = largedata.is_large(self.points)  # see largedata.py's frame contract
+        # A large set's tensors are views of the process's one copy: shared on a GPU too.
+        to = SHARED.on_device if self.large else lambda t, device: t.to(device)
+        self.x_train = to(self.features(raw_train), device)  # (N_train, F)
+        self.x_test = to(self.features(torch.from_numpy(self.points.test_x)), device)
+        self.y_train = to(torch.from_numpy(self.points.train_y), device)
+        self.y_test = to(torch.from_numpy(self.points.test_y), device)
+        shape, names = self.points.image_shape, self.points.class_names
+        self.images = ImageViews(shape, names) if shape and names else None
+        # a large set's frame figures, measured on a fixed sample at most a few times a second
+        self.figures: tuple[EvalRow, dict[int, float]] | None = None
+        self.figures_due = largedata.Throttle(1 / largedata.FIGURES_PER_SECOND)
         self.history = History()
         self.events: list[dict[str, Any]] = []
         # the input grids of the output view and neuron maps, by size (engine/views.py)
@@ -107,6 +117,10 @@ class Run:
         self.spec_changed_at: int | None = None  # first step trained under an updated spec
         self.weight_edits = 0  # weights set by hand (engine/edit.py) since the reset
         self.events = []
+        if self.images is not None:
+            self.images.reset()
+        self.figures = None
+        self.figures_due.reset()
         self.history.clear()
         self.set_lr()
 
@@ -185,6 +199,9 @@ class Run:
     def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The next mini-batch of this epoch's shuffled training set, as views: the set is
         gathered in its epoch order once an epoch, and a step slices its batch out."""
+        if self.large:  # by index: no shuffled copy of the whole set per run
+            batch = self.order[self.position:self.position + self.batch_size]
+            return self.x_train[batch], self.y_train[batch]
         order, x, y = self._gathered
         if order is not self.order:
             order, x, y = self.order, self.x_train[self.order], self.y_train[self.order]

@@ -13,30 +13,28 @@ from typing import Any
 import torch
 from torch import nn
 
-from torchplay.engine import probes
+from torchplay.engine import largedata, probes
 from torchplay.engine.history import Cursor
-from torchplay.engine.run import Run, finite
+from torchplay.engine.run import EvalRow, Run, finite
 
 
-def frame(run: Run, path: str, path_reason: str | None, rate: float) -> dict[str, Any]:
+def frame(run: Run, path: str, path_reason: str | None, rate: float,
+          settled: bool) -> dict[str, Any]:
     """Everything a frame shows now, except the history (which the stream adds). `path` is
     how the run's steps are computed ("eager", "traced", "batched", "compiled"), with the
-    reason when a faster path is not taken; `rate` its steps per second."""
-    dead_found: dict[int, torch.Tensor] = {}
-    hooks = probes.dead_hooks(run.model, dead_found)
-    try:
-        train_loss, train_metric = run.evaluate(run.x_train, run.y_train)
-    finally:
-        for hook in hooks:
-            hook.remove()
-    test_loss, test_metric = run.evaluate(run.x_test, run.y_test)
+    reason when a faster path is not taken; `rate` its steps per second; `settled`: the run
+    has stopped (a large set's figures and image views are measured again then)."""
+    sets = largedata.frame_sets(run.large, run.x_train, run.y_train, run.x_test, run.y_test)
+    if run.figures is None or not run.large or run.figures_due.due(run.step_count, settled):
+        run.figures = _measure(run, *sets)
+        run.figures_due.mark(run.step_count)
+    (train_loss, test_loss, train_metric, test_metric), dead_found = run.figures
     n = len(run.model)
     layers: dict[str, Any] = {column: [None] * n for column in probes.STEP_COLUMNS}
     finite_model = run.finite_model()
     if finite_model:  # a model with NaN or inf weights has no statistics, not zeros
-        dead = {i: v.item() for i, v in dead_found.items()}
         layers.update(run.last_layers or {})  # none before the first probed step
-        layers.update(dead_fraction=[dead.get(i) for i in range(n)])
+        layers.update(dead_fraction=[dead_found.get(i) for i in range(n)])
     else:
         layers.update(dead_fraction=[None] * n)
     layers.update(name=[probes.layer_name(m) for m in run.model])
@@ -51,12 +49,31 @@ def frame(run: Run, path: str, path_reason: str | None, rate: float) -> dict[str
         "train_metric": finite(train_metric), "test_metric": finite(test_metric),
         "best": None if best is None else {
             "test_loss": best[0], "epoch": best[1], "step": best[2]},
+        "evaluated_on": largedata.evaluated_on(run.large, len(run.y_train), len(run.y_test)),
         "layers": layers,
         "layers_step": run.layers_step if finite_model else None,
-        "output": output_view(run),
-        "neurons": neuron_maps(run),
+        # images (784 inputs) have no plane to draw: their views are `images`
+        "output": None if run.points.image_shape else output_view(run),
+        "neurons": [] if run.points.image_shape else neuron_maps(run),
         "links": probes.link_weights(run.model),
+        "images": None if run.images is None else run.images.view(
+            run.model, run.step_count, settled, sets[2], sets[3]),
     }
+
+
+def _measure(run: Run, x_train: torch.Tensor, y_train: torch.Tensor, x_test: torch.Tensor,
+             y_test: torch.Tensor) -> tuple[EvalRow, dict[int, float]]:
+    """A frame's figures: train and test loss and metric, and each ReLU's dead share."""
+    dead_found: dict[int, torch.Tensor] = {}
+    hooks = probes.dead_hooks(run.model, dead_found)
+    try:
+        train_loss, train_metric = run.evaluate(x_train, y_train)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    test_loss, test_metric = run.evaluate(x_test, y_test)
+    dead = {i: v.item() for i, v in dead_found.items()}
+    return (train_loss, test_loss, train_metric, test_metric), dead
 
 
 @torch.no_grad()
@@ -64,7 +81,7 @@ def output_view(run: Run) -> dict[str, Any]:
     """The model's output over the data's window: a curve (1-D) or a quantised grid."""
     run.eval_mode()
     spec, points = run.spec, run.points
-    extent, n = points.extent, spec.probes.grid
+    extent, n = _extent(run), spec.probes.grid
     raw, grid_t = _grid(run, n, side_1d=n)
     out = probes.columns_forward(run.model, grid_t)[-1]  # (outputs, points)
     if spec.data.is_1d:
@@ -104,13 +121,18 @@ def _grid(run: Run, n: int, side_1d: int) -> tuple[torch.Tensor, torch.Tensor]:
     during a run."""
     key = (n, side_1d)
     if key not in run.grids:
-        extent = run.points.extent
+        extent = _extent(run)
         raw = probes.line_points(extent, side_1d) if run.spec.data.is_1d else \
             probes.grid_points(extent, n)
         inputs = raw if run.view is None else torch.from_numpy(
             run.view.from_plane(raw.numpy()).astype("float32"))  # the plane, lifted
         run.grids[key] = (raw, run.features(inputs.to(run.device)).T.contiguous())
     return run.grids[key]
+
+
+def _extent(run: Run) -> tuple[float, float, float, float]:
+    """The window of the Output plane: the data's, or for D > 2 inputs the plane's."""
+    return run.view.extent if run.view is not None else run.points.extent
 
 
 def summary(run: Run) -> dict[str, Any]:
@@ -136,10 +158,8 @@ MAX_SHOWN_POINTS = 5_000  # of each set, for tables: the page draws these
 def dataset(run: Run) -> dict[str, Any]:
     """The raw points, for the page to draw under the boundary."""
     p = run.points
-    if run.view is None:
-        return {"train_x": p.train_x.tolist(), "train_y": p.train_y.tolist(),
-                "test_x": p.test_x.tolist(), "test_y": p.test_y.tolist(),
-                "extent": list(p.extent)}
+    if run.view is None:  # every point of a generated set, or a bounded sample of a library's
+        return largedata.ready_data(p, run.spec.data.is_library)
     # More than two inputs: the points as projected onto the plane, at most MAX_SHOWN_POINTS
     # of each set (they are shuffled, so the first are a fair sample).
     shown, view = MAX_SHOWN_POINTS, run.view
@@ -147,7 +167,7 @@ def dataset(run: Run) -> dict[str, Any]:
     return {"train_x": view.to_plane(p.train_x[:shown]).round(4).tolist(),
             "train_y": p.train_y[:shown].tolist(),
             "test_x": view.to_plane(p.test_x[:shown]).round(4).tolist(),
-            "test_y": p.test_y[:shown].tolist(), "extent": list(p.extent),
+            "test_y": p.test_y[:shown].tolist(), "extent": list(run.view.extent),
             "plane": {"labels": list(plane.labels), "explained": plane.explained,
                       "inputs": len(plane.origin), "train_points": len(p.train_y),
                       "test_points": len(p.test_y)},

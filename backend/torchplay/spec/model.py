@@ -17,7 +17,8 @@ SPEC_VERSION = 1
 
 MAX_LAYERS = 32
 MAX_UNITS = 1024
-MAX_POINTS = 20_000
+MAX_POINTS = 20_000  # generated sets; library sets are bounded by their own size
+MAX_LIBRARY_POINTS = 60_000  # the standard MNIST training set
 MAX_GRID = 200
 MAX_PARAMETERS = 2_000_000
 MAX_EPOCHS = 1_000_000
@@ -46,6 +47,18 @@ SLOPE_ACTIVATIONS = ("leaky_relu", "prelu")
 SCHEDULE_PARAMS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "constant": (), "step": ("step_size", "gamma"), "exponential": ("gamma",),
     "inverse_time": ("k",), "cosine": ("t_max", "eta_min")})
+# Library sets (data/library.py): real data, loaded once per process. Classes, inputs (D) and
+# points available (IDX sets: their standard training images) per set.
+LIBRARY_CLASSES = {"iris": 3, "wine": 3, "breast_cancer": 2, "digits": 10, "fashion_mnist": 10,
+                   "mnist": 10}
+LIBRARY_REGRESSION_KINDS = ("diabetes",)
+LIBRARY_KINDS = (*LIBRARY_CLASSES, *LIBRARY_REGRESSION_KINDS)
+LIBRARY_INPUTS = {"iris": 4, "wine": 13, "breast_cancer": 30, "digits": 64, "fashion_mnist": 784,
+                  "mnist": 784, "diabetes": 10}
+LIBRARY_SIZES = {"iris": 150, "wine": 178, "breast_cancer": 569, "digits": 1797,
+                 "fashion_mnist": 60_000, "mnist": 60_000, "diabetes": 442}
+IDX_KINDS = ("fashion_mnist", "mnist")
+IMAGE_KINDS = ("digits", *IDX_KINDS)
 
 
 class SpecError(ValueError):
@@ -66,6 +79,7 @@ class Strict(BaseModel):
 DataKind = Literal[
     "circle", "xor", "gauss", "spiral", "moons", "checkerboard",
     "plane", "multi_gauss", "poly1d", "sine1d", "drawn", "table",
+    "iris", "wine", "breast_cancer", "digits", "fashion_mnist", "mnist", "diabetes",
 ]
 Task = Literal["classification", "regression"]
 Coordinate = Annotated[float, Field(ge=-DRAWN_HALF_WIDTH, le=DRAWN_HALF_WIDTH)]
@@ -137,11 +151,17 @@ class DataSpec(Strict):
     kind: DataKind = Field("circle", description="Dataset generator. circle, xor, gauss, spiral, "
                            "moons, checkerboard classify; plane, multi_gauss regress over the "
                            "plane; poly1d, sine1d regress a 1-D curve; drawn is points drawn "
-                           "by hand (data.drawn), table an uploaded table (data.table).")
+                           "by hand (data.drawn), table an uploaded table (data.table). Library "
+                           "sets (real data, D inputs): iris, wine, breast_cancer, digits (8x8 "
+                           "images), fashion_mnist, mnist (28x28 images) classify; diabetes "
+                           "regresses.")
     classes: int = Field(3, ge=2, le=5, description="Number of spiral arms (spiral), or of "
                          "classes to draw (drawn); other toy classification sets have 2.")
-    points: int = Field(500, ge=10, le=MAX_POINTS, description="Points generated, train and "
-                        "test together.")
+    points: int = Field(500, ge=10, le=MAX_LIBRARY_POINTS, description="Points generated, "
+                        "train and test together (at most 20,000 for generated sets). Library "
+                        "sets: points taken from the set (seeded shuffle), a value above its "
+                        "size takes it whole; fashion_mnist and mnist: training images taken "
+                        "from the standard 60,000, tested on the standard 10,000.")
     noise: float = Field(0.0, ge=0.0, le=1.0, description="Noise level from 0 (clean) to 1 "
                          "(heavy): points jitter, blobs spread or targets scatter more as it "
                          "grows, depending on the dataset.")
@@ -177,13 +197,21 @@ class DataSpec(Strict):
             raise SpecError("test_shift", "an uploaded table has no shift; set 0")
         return self
 
+    @model_validator(mode="after")
+    def _points_per_kind(self) -> DataSpec:
+        if self.kind not in LIBRARY_KINDS and self.points > MAX_POINTS:
+            raise SpecError("points", f"generated sets have at most {MAX_POINTS:,} points; "
+                            f"{self.kind} was asked for {self.points:,}")
+        return self
+
     @property
     def task(self) -> Literal["classification", "regression"]:
         if self.drawn is not None:
             return self.drawn.task
         if self.table is not None:
             return self.table.task
-        return "classification" if self.kind in CLASSIFICATION_KINDS else "regression"
+        return "classification" if self.kind in CLASSIFICATION_KINDS or \
+            self.kind in LIBRARY_CLASSES else "regression"
 
     @property
     def n_classes(self) -> int:
@@ -191,11 +219,22 @@ class DataSpec(Strict):
             return 0
         if self.table is not None:
             return self.table.classes
+        if self.kind in LIBRARY_CLASSES:
+            return LIBRARY_CLASSES[self.kind]
         return self.classes if self.kind in VARIABLE_CLASSES else 2
 
     @property
     def is_1d(self) -> bool:
         return self.kind in REGRESSION_1D_KINDS
+
+    @property
+    def is_library(self) -> bool:
+        """Real data with D raw columns as inputs (data/library.py), not a generator."""
+        return self.kind in LIBRARY_KINDS
+
+    @property
+    def is_image(self) -> bool:
+        return self.kind in IMAGE_KINDS
 
 
 Feature2D = Literal["x1", "x2", "x1_sq", "x2_sq", "x1_x2", "sin_x1", "sin_x2"]
@@ -205,10 +244,12 @@ class FeatureSpec(Strict):
     """What the network sees of each point."""
 
     inputs: list[Feature2D] = Field(["x1", "x2"], min_length=1, max_length=7, description=
-                                    "Input features for 2-D datasets, in this order.")
+                                    "Input features for 2-D datasets, in this order (library "
+                                    "sets take their raw columns instead).")
     degree: int = Field(1, ge=1, le=15, description="For 1-D datasets: inputs x, x^2 .. x^degree.")
     standardize: bool = Field(True, description="Scale each feature to mean 0, std 1 using "
-                              "training-set statistics.")
+                              "training-set statistics (library tables: per column; images "
+                              "stay pixels in [0, 1]).")
 
     @model_validator(mode="after")
     def _unique_inputs(self) -> FeatureSpec:
@@ -492,6 +533,8 @@ class ExperimentSpec(Strict):
     def input_dim(self) -> int:
         if self.data.table is not None:  # D raw columns; features.inputs is for 2-D sets
             return len(self.data.table.inputs)
+        if self.data.is_library:
+            return LIBRARY_INPUTS[self.data.kind]
         return self.features.degree if self.data.is_1d else len(self.features.inputs)
 
     @property
@@ -504,6 +547,11 @@ class ExperimentSpec(Strict):
 def train_count(data: DataSpec) -> int:
     """How many of the points go to training: data.generate's split, which cannot call this
     (its source is copied into exported scripts); a test checks the two agree."""
+    if data.kind in IDX_KINDS:
+        return min(data.points, LIBRARY_SIZES[data.kind])
+    if data.is_library:
+        used = min(data.points, LIBRARY_SIZES[data.kind])
+        return min(max(round(used * data.train_fraction), 1), used - 1)
     points = len(data.drawn.value) if data.drawn is not None else data.points
     return min(max(round(points * data.train_fraction), 1), points - 1)
 

@@ -26,6 +26,7 @@ from torchplay.spec.model import (
     LinearLayer,
     ScheduleSpec,
 )
+from torchplay.store import libcode
 from torchplay.store.owncode import own_data_code
 
 # --- data ---------------------------------------------------------------------------------
@@ -73,7 +74,10 @@ def _literal(value: Any) -> str:
 
 
 def data_code(spec: ExperimentSpec) -> str:
-    """DATA, the constants, Points and generate() with the functions it calls (data.py's)."""
+    """DATA, the constants, Points and generate() with the functions it calls (data.py's);
+    for a library set, its loader (libcode.py)."""
+    if spec.data.is_library:
+        return libcode.data_code(spec)
     d = spec.data
     if d.kind in OWN_DATA_KINDS:
         return own_data_code(spec)
@@ -110,6 +114,8 @@ FEATURE_CODE = {"x1": "a", "x2": "b", "x1_sq": "a * a", "x2_sq": "b * b", "x1_x2
 
 def features_code(spec: ExperimentSpec) -> str:
     """features(raw) and prepare(): the inputs and targets as the network sees them."""
+    if spec.data.is_library:
+        return libcode.features_code(spec)
     f = spec.features
     if spec.data.table is not None:
         doc = ", ".join(spec.data.table.inputs)

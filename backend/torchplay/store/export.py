@@ -21,6 +21,7 @@ from typing import Any
 
 from torchplay import __version__
 from torchplay.spec.model import ExperimentSpec
+from torchplay.store import libcode
 from torchplay.store.codegen import data_code, features_code, model_code, training_code
 
 DEFAULT_EPOCHS = 100  # for specs that train until paused (training.epochs null)
@@ -69,10 +70,12 @@ def script_for(spec: ExperimentSpec) -> str:
 def _header(spec: ExperimentSpec) -> str:
     dumped = json.dumps(spec.model_dump(mode="json"))
     wrapped = textwrap.fill(dumped, 96, break_long_words=False, break_on_hyphens=False)
+    needs = "Needs numpy and torch only." if not spec.data.is_library else textwrap.fill(
+        f"Needs numpy, torch and {libcode.needs(spec)}.", 96)
     return f'''#!/usr/bin/env python3
 """A torchplay experiment, trained with plain PyTorch (exported by torchplay {__version__}).
 
-Needs numpy and torch only. Run with python: it trains for training.epochs epochs
+{needs} Run with python: it trains for training.epochs epochs
 ({DEFAULT_EPOCHS} when the spec sets none) and prints the losses; --epochs N, --csv FILE (the
 curves, laid out as torchplay's metrics.csv) and --weights FILE (the state_dict) are optional.
 On the CPU this is torchplay's run step for step: the same points, initial weights, mini-batches

@@ -13,7 +13,8 @@ import { fetchDatasets } from '../rest.js';
 /** @typedef {import('../app.js').AppState} AppState */
 /** @typedef {import('../schema.js').Schema} Schema */
 
-const LABELS = { multi_gauss: 'bumps', poly1d: 'cubic', sine1d: 'sine', checkerboard: 'checker' };
+const LABELS = { multi_gauss: 'bumps', poly1d: 'cubic', sine1d: 'sine', checkerboard: 'checker',
+  breast_cancer: 'cancer', fashion_mnist: 'fashion' };
 const FEATURE_LABELS = { x1: 'X₁', x2: 'X₂', x1_sq: 'X₁²', x2_sq: 'X₂²', x1_x2: 'X₁X₂',
   sin_x1: 'sin X₁', sin_x2: 'sin X₂' };
 
@@ -63,6 +64,19 @@ function drawThumb(canvas, preview) {
   });
 }
 
+/** A library set's thumbnail: its number of inputs, as pixels in a square or as columns. */
+function drawLibraryThumb(canvas, preview) {
+  const dpr = window.devicePixelRatio || 1;
+  canvas.width = canvas.height = THUMB * dpr;
+  const ctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext('2d'));
+  ctx.scale(dpr, dpr);
+  ctx.fillStyle = preview.available ? '#0877bd' : '#9aa0a6';
+  ctx.font = '600 10px system-ui, sans-serif';
+  ctx.textAlign = 'center';
+  ctx.fillText(preview.image ? '▦' : '▥', THUMB / 2, THUMB / 2 - 2);
+  ctx.fillText(`D=${preview.inputs}`, THUMB / 2, THUMB / 2 + 12);
+}
+
 /** @param {HTMLElement} el @param {Store} store */
 export function mount(el, store) {
   const fields = new FieldSet();
@@ -87,12 +101,28 @@ export function mount(el, store) {
     picker.append(h('div', { class: `tile-group ${group}` }, h('h3', { text: title }), row));
   }
 
+  /** @type {Map<string, any>} library sets (real data) as /api/datasets describes them */
+  const library = new Map();
+
   function pick(kind) {
     const spec = store.state.spec;
     if (kind === spec.data.kind) return;
-    store.editMany([['data.kind', kind], ['data.drawn', null], ['data.table', null],
-      ['loss.kind', lossFor(store.schema, kind, spec)]]);
+    /** @type {[string, any][]} */
+    let loss = lossFor(store.schema, kind, spec);
+    if (loss === 'bce' && library.get(kind)?.classes > 2) loss = 'cross_entropy'; // bce: 2 only
+    const edits = [['data.kind', kind], ['data.drawn', null], ['data.table', null],
+      ['loss.kind', loss]];
+    // A library set is taken whole unless a person asks for fewer points afterwards.
+    if (library.has(kind)) edits.push(['data.points', library.get(kind).size]);
+    store.editMany(edits);
   }
+
+  // A set this server cannot load (IDX files missing) is refused at data.kind: say why here.
+  const kindError = h('p', { class: 'field-error kind-error', role: 'alert' });
+  const unregisterKind = store.errors.register('data.kind', {
+    show: (m) => { kindError.textContent = m; },
+    clear: () => { kindError.textContent = ''; },
+  });
 
   const percent = (v) => `${Math.round(v * 100)}%`;
   const classesField = fields.add(store, 'data.classes', { label: 'Classes (spiral arms)' });
@@ -137,13 +167,23 @@ export function mount(el, store) {
   const degreeField = fields.add(store, 'features.degree', { label: 'Degree (x … xⁿ)' });
   const normalise = fields.add(store, 'features.standardize', { label: 'Normalise features' });
 
-  el.append(h('h2', { text: 'Data' }), picker, classesField, sampling,
+  el.append(h('h2', { text: 'Data' }), picker, kindError, classesField, sampling,
     h('h3', { text: 'Features' }), featureField, degreeField, normalise);
 
   fetchDatasets().then((previews) => {
     for (const preview of previews) {
       const tile = tiles.get(preview.kind);
-      if (tile) drawThumb(tile.canvas, preview);
+      if (!tile) continue;
+      if (preview.library) {
+        library.set(preview.kind, preview);
+        drawLibraryThumb(tile.canvas, preview);
+        tile.button.title = `${preview.title}: ${preview.size.toLocaleString('en-US')} ` +
+          `points, ${preview.inputs} inputs${preview.image ? ' (pixels)' : ''}` +
+          (preview.available ? '' : `. ${preview.how_to_get}`);
+        tile.button.classList.toggle('unavailable', !preview.available);
+      } else {
+        drawThumb(tile.canvas, preview);
+      }
     }
     el.dataset.previews = String(previews.length);
   }, (err) => console.warn('no dataset thumbnails:', err));
@@ -158,16 +198,19 @@ export function mount(el, store) {
     const curve = store.schema.oneD.includes(spec.data.kind);
     classesField.hidden = spec.data.kind !== 'spiral';
     // A table's inputs are its columns, its rows its points, its values as they are; drawn
-    // points are as many as were drawn.
+    // points are as many as were drawn; library sets have their own columns and no noise.
     const table = spec.data.kind === 'table';
-    featureField.hidden = curve || table;
+    const real = library.has(spec.data.kind);
+    featureField.hidden = curve || table || real;
     pointsField.hidden = table || spec.data.kind === 'drawn';
-    noiseField.hidden = table;
-    shiftField.hidden = table;
+    noiseField.hidden = table || real;
+    shiftField.hidden = table || real;
     degreeField.hidden = !curve;
     for (const [name, input] of featureInputs) input.checked = spec.features.inputs.includes(name);
     fields.sync();
   }
 
-  return { update, destroy: () => { fields.destroy(); unregister(); el.replaceChildren(); } };
+  return { update, destroy: () => {
+    fields.destroy(); unregister(); unregisterKind(); el.replaceChildren();
+  } };
 }

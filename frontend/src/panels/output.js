@@ -61,6 +61,10 @@ export function mount(el, store) {
     const ctx = /** @type {CanvasRenderingContext2D} */ (dots.getContext('2d'));
     ctx.clearRect(0, 0, dots.width, dots.height);
     const { data, summary } = state.run;
+    if (data.columns?.length > 2) { // no plane to place D > 2 columns on (yet)
+      axes.replaceChildren();
+      return;
+    }
     const [px, py] = toPx(data.extent);
     const dpr = window.devicePixelRatio || 1;
     const oneD = data.train_x[0]?.length === 1;
@@ -137,7 +141,13 @@ export function mount(el, store) {
     const column = hover ? frame.neurons[hover.column] : null;
     ctx.fillStyle = '#f7f8f9';
     ctx.fillRect(0, 0, heat.width, heat.height);
-    caption.hidden = !column;
+    caption.hidden = !column && out !== null;
+    if (!out) {
+      const d = state.run.data;
+      caption.textContent = `${d.columns.length} inputs: no 2-D view of the output for this ` +
+        `set.${d.image_shape ? ' The image views below show what the network learns.' : ''}`;
+      return;
+    }
     if (column) {
       const per = column.height * column.width;
       const values = column.maps.subarray(hover.unit * per, (hover.unit + 1) * per);
@@ -193,7 +203,16 @@ export function mount(el, store) {
     .map((key) => [key, { dt: h('dt'), dd: h('dd', { class: 'num', id: key.replace('_', '-') }) }]));
   metrics.append(...Object.values(cells).map((c) => h('div', {}, c.dt, c.dd)));
 
+  const sampleNote = h('p', { class: 'muted sample-note', id: 'sample-note', hidden: true });
+  metrics.after(sampleNote);
+
   function drawMetrics(frame) {
+    const on = frame.evaluated_on;
+    sampleNote.hidden = !on?.sample;
+    if (on?.sample) {
+      sampleNote.textContent = `Between epochs: a fixed sample of ${on.train} training and ` +
+        `${on.test} test points; at each epoch's end the whole sets (the curves).`;
+    }
     const metric = frame.metric === 'r2' ? 'R²' : 'accuracy';
     const show = frame.metric === 'r2' ? (v) => fmt(v, 3) : pct;
     for (const [key, cell] of Object.entries(cells)) {

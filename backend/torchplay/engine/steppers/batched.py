@@ -24,11 +24,12 @@ from torch.nn import functional as F
 
 from torchplay.engine import fasttanh
 from torchplay.engine.build import SeededDropout, call
+from torchplay.engine.largedata import LARGE_VALUES
 from torchplay.engine.run import EvalRow, Run
 from torchplay.engine.steppers import compiled, traced
 from torchplay.engine.steppers.base import Columns, FallbackLog, StepResult
 from torchplay.engine.steppers.stacked_optim import StackedOptimizer
-from torchplay.spec.model import ExperimentSpec, SpecError
+from torchplay.spec.model import ExperimentSpec, SpecError, train_count
 
 BATCHABLE_LAYERS = ("linear", "activation", "dropout")
 StepKey = tuple[int, bool, bool]  # a recorded step's batch size, and whether L1, L2 are on
@@ -47,6 +48,9 @@ def check_batchable(specs: Sequence[ExperimentSpec]) -> None:
         if layer.type not in BATCHABLE_LAYERS or getattr(layer, "fn", None) == "prelu":
             raise SpecError(f"network.layers.{i}", "runs side by side support linear, dropout "
                             "and activation layers other than prelu")
+    if train_count(first.data) * first.input_dim > LARGE_VALUES:
+        raise SpecError("data.points", "runs side by side stack a copy of their data; a "
+                        "large set's runs each train alone, on the one shared copy")
     if first.optimizer.kind not in ("sgd", "adam", "adamw"):
         raise SpecError("optimizer.kind", "runs side by side support sgd, adam and adamw")
     for spec in specs[1:]:
