@@ -91,15 +91,22 @@ async def test_digits_frames_evaluate_the_whole_sets(server: Any) -> None:
         assert frame["images"]["evaluated_on"] == 899
 
 
-async def test_a_table_trains_on_its_columns(server: Any) -> None:
+async def test_a_table_trains_on_its_columns_shown_on_its_principal_plane(server: Any) -> None:
+    """A tabular set with more than 2 inputs is drawn as an uploaded table is: the model's
+    output on the plane of the first two principal components, the points projected."""
     spec = {"data": {"kind": "diabetes"}, "loss": {"kind": "mse"}, "network": SMALL_NET}
     async with connect_to(server) as client:
         ready = await client.start(spec, run=False)
         assert ready["summary"]["features"][:3] == ["age", "sex", "bmi"]
         assert ready["summary"]["layers"][0]["weight_shape"] == [32, 10]
+        plane = ready["data"]["plane"]
+        assert plane["labels"] == ["PC1", "PC2"] and plane["inputs"] == 10
+        assert 0 < plane["explained"] < 1
+        assert all(len(point) == 2 for point in ready["data"]["train_x"])
         await client.frame()
         frame = await client.step(5)
-        assert frame["metric"] == "r2" and frame["images"] is None and frame["output"] is None
+        assert frame["metric"] == "r2" and frame["images"] is None
+        assert frame["output"]["kind"] == "value" and frame["neurons"]
 
 
 @pytest.fixture(scope="module")
