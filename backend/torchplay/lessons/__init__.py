@@ -15,8 +15,8 @@ from torchplay.lessons.catalogue import (
     load_lessons,
     search_trials,
 )
-from torchplay.lessons.runs import batch_groups, run_variants
+from torchplay.lessons.runs import batch_groups, page_groups, run_variants
 from torchplay.lessons.smoothing import ema
 
 __all__ = ["Lesson", "Search", "SearchParam", "Variant", "batch_groups", "ema", "get_lesson",
-           "lesson_specs", "load_lessons", "run_variants", "search_trials"]
+           "lesson_specs", "load_lessons", "page_groups", "run_variants", "search_trials"]
