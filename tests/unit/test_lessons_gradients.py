@@ -137,15 +137,15 @@ def test_07_dead_relus(seed: tuple[int, int]) -> None:
         grads.append([model[i].weight.grad[mask].abs().max().item() if mask.any() else None
                       for i, mask in zip((0, 2), below, strict=True)])
     print(f"lesson 7 seed {seed}: dead share per layer at the end: ReLU lr 0.1 {dead[0]}, "
-          f"leaky lr 0.1 {dead[1]}, ReLU lr 0.01 {dead[2]}; largest weight gradient of "
+          f"leaky lr 0.1 {dead[1]}, ReLU lr 0.003 {dead[2]}; largest weight gradient of "
           f"all-negative units per layer: ReLU {grads[0]}, leaky {grads[1]}")
     # The card: at lr 0.1 more than half of ReLU's second layer dies (61-86% over eight
-    # seeds), leaky's ends under a third (6-25%), ReLU at lr 0.01 a quarter to 40%. Fails if
-    # the large steps killed nothing, or leaky units died as much.
+    # seeds), leaky's ends under a third (6-25%), ReLU at lr 0.003 a quarter to 40% (23-39%
+    # over nine). Fails if the large steps killed nothing, or leaky units died as much.
     assert dead[0][1] > 0.5
     assert dead[1][1] < 1 / 3
     assert dead[0][1] > 2 * dead[1][1]
-    assert dead[2][1] < dead[0][1] - 0.2
+    assert dead[2][1] < 0.5 and dead[2][1] < dead[0][1] - 0.2
     assert grads[0][1] == 0.0  # at least one unit of ReLU's second layer is dead, and inert
     assert all(g is None or g == 0.0 for g in grads[0])
     assert all(g is None or g > 0.0 for g in grads[1])
