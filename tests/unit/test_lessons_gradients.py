@@ -92,8 +92,8 @@ def test_06_xavier_he_init(seed: tuple[int, int]) -> None:
           f"{final(xavier, 'train_loss'):.3f}, he -> {final(he, 'train_loss'):.3f}, "
           f"tanh N(0,1) -> {final(tanh_n01, 'train_loss'):.3f}, relu N(0,1) "
           f"diverged {relu_n01.diverged}")
-    # Fails if the scaled inits let the variance drift (the card: within a factor of ten; 1.6-4.2
-    # over ten seeds), or N(0,1) did not blow up ReLU's.
+    # Fails if the scaled inits let the variance drift (the card: within about a factor of ten,
+    # 2-5 mostly; 1.5-9.6 over thirty seeds), or N(0,1) did not blow up ReLU's.
     assert spread[0] < 10 and spread[2] < 10
     assert spread[3] > 1e6
     for good in (xavier, he):  # training proceeds: the loss falls by a quarter or more
