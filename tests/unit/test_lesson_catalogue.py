@@ -9,6 +9,7 @@ import pytest
 import torch
 from pydantic import ValidationError
 
+from torchplay.engine.group import RunGroup
 from torchplay.engine.session import TrainingSession
 from torchplay.engine.steppers.batched import check_batchable
 from torchplay.lessons import (
@@ -18,6 +19,7 @@ from torchplay.lessons import (
     get_lesson,
     lesson_specs,
     load_lessons,
+    page_groups,
     run_variants,
 )
 from torchplay.lessons import catalogue as catalogue_module
@@ -141,6 +143,33 @@ def test_batch_groups_are_batchable_and_greedy() -> None:
                     continue
                 with pytest.raises(SpecError):
                     check_batchable([specs[i] for i in earlier] + [specs[group[0]]])
+
+
+def test_page_groups_batch_as_the_page_does() -> None:
+    """The lesson tests train through page_groups so that they see what the page shows: it
+    must batch a lesson's variants exactly when the page's RunGroup does."""
+    for lesson in load_lessons():
+        specs = [spec for _, spec in lesson_specs(lesson)][:16]  # the page's most
+        if len(specs) < 2:
+            continue
+        groups = page_groups(specs)
+        assert sorted(i for g in groups for i in g) == list(range(len(specs)))
+        assert RunGroup(specs, CPU).batched == (len(groups) == 1), lesson.id
+
+
+@pytest.mark.parametrize("lesson_id, batched", [("dropout", False), ("weight-decay", True)])
+def test_run_variants_probes_every_kth_step(lesson_id: str, batched: bool) -> None:
+    specs = [spec for _, spec in lesson_specs(get_lesson(lesson_id))][:2]
+    assert (len(page_groups(specs)) == 1) == batched
+    seen: list[tuple[int, int]] = []
+
+    def watch(index: int, session: TrainingSession) -> None:
+        assert session.last_layers is not None
+        seen.append((index, session.step_count))
+
+    run_variants(specs, steps=12, device=CPU, probe_last=False, grouping=page_groups,
+                 probe_every=5, on_probe=watch)
+    assert sorted(seen) == [(0, 5), (0, 10), (1, 5), (1, 10)]
 
 
 def test_run_variants_gives_each_variant_its_lone_run() -> None:
