@@ -18,7 +18,8 @@ import pytest
 import torch
 from lessonkit import LESSONS, final, linear_weights, run, seeded, specs, train
 
-from torchplay.lessons import batch_groups, lesson_specs
+from torchplay.engine.session import TrainingSession
+from torchplay.lessons import batch_groups, lesson_specs, page_groups
 from torchplay.lessons.activations import activation_curves
 from torchplay.lessons.diagnosis import diagnose_session
 
@@ -57,27 +58,39 @@ def test_02_activation_functions(seed: tuple[int, int]) -> None:
     assert max(losses[k] for k in ("ReLU", "leaky ReLU", "ELU", "GELU", "SiLU (swish)")) < 0.1
 
 
-@seeded
-def test_03_symmetry_breaking(seed: tuple[int, int]) -> None:
-    constant, random = run("symmetry-breaking", seed)
-    assert len(batch_groups(specs("symmetry-breaking"))) == 1  # trained side by side
+def unit_spreads(session: TrainingSession) -> tuple[float, float]:
+    """How far apart the units of each hidden layer are: the largest difference of any unit's
+    incoming weights or bias from the first unit's, and of any last-hidden unit's output."""
     spread = []
     for i in (0, 2):  # the two hidden Linear layers
-        layer = constant.model[i]
+        layer = session.model[i]
         spread.append((layer.weight - layer.weight[:1]).abs().max().item())
         spread.append((layer.bias - layer.bias[:1]).abs().max().item())
     with torch.no_grad():  # every unit of the last hidden layer computes the same function
-        hidden = constant.model[:4](constant.x_test)
-    unit_spread = (hidden - hidden[:, :1]).abs().max().item()
+        hidden = session.model[:4](session.x_test)
+    return max(spread), (hidden - hidden[:, :1]).abs().max().item()
+
+
+@seeded
+def test_03_symmetry_breaking(seed: tuple[int, int]) -> None:
+    found = specs("symmetry-breaking", seed)
+    constant, random = train(found)
+    assert len(page_groups(found)) == 1  # the page trains them side by side, in one batch
+    alone = train(found[:1])[0]
+    side_by_side, lone = unit_spreads(constant), unit_spreads(alone)
     acc = final(constant, "test_metric"), final(random, "test_metric")
-    print(f"lesson 3 seed {seed}: max weight/bias spread {max(spread):.1e}, unit output spread "
-          f"{unit_spread:.1e}, test accuracy constant {acc[0]:.2f} random {acc[1]:.2f}")
-    # Fails if anything made the units differ (an asymmetric update, dropout, random bias);
-    # side by side, the batched products round the units' sums differently (up to 2e-6 here),
-    # far below the spread of a random init (~0.1).
-    assert max(spread) < 1e-4 and unit_spread < 1e-4
+    print(f"lesson 3 seed {seed}: weight/bias and output spread of the units side by side "
+          f"{side_by_side[0]:.1e} {side_by_side[1]:.1e}, alone {lone[0]:.1e} {lone[1]:.1e}; "
+          f"test accuracy constant {acc[0]:.2f} random {acc[1]:.2f}")
+    # Trained alone the units stay bitwise identical: fails if anything made them differ (an
+    # asymmetric update, dropout, random bias).
+    assert lone == (0.0, 0.0)
+    # Side by side, the batched products round the units' sums differently (~1e-7); the
+    # symmetric state is unstable, so that can grow (the card: rarely visible; 2e-8 to 2e-6 in
+    # 19 of 20 seeds, 5e-3 in one), yet stays far below a random init's spread (~0.1).
+    assert side_by_side[0] < 1e-2 and side_by_side[1] < 1e-2
     # One unit wide: far below the randomly initialised copy, which separates the classes (the
-    # card: 60-70% against 100%).
+    # card: 60-75% against 100%).
     assert acc[0] < 0.8 and acc[1] > 0.95
 
 

@@ -116,9 +116,11 @@ def test_15_lr_range(seed: tuple[int, int]) -> None:
     # Diverges exactly above the threshold computed independently from the data.
     for lr, diverged, _ in rows:
         assert diverged == (lr > threshold)
-    # Crawls far below it: lr 1e-4 removes under 5% of the loss, a good rate over 90%.
-    assert rows[0][2] < 0.05
-    assert max(drop for _, diverged, drop in rows if not diverged) > 0.9
+    # Crawls far below it: lr 1e-4 removes a few percent of the loss (the card: 3-5%; 3.3-4.6%
+    # over twenty-five seeds), a good rate down to the data's noise (80-99%; 83-99%).
+    assert rows[0][2] < 0.06
+    assert max(drop for _, diverged, drop in rows if not diverged) > 0.75
+    assert max(drop for _, diverged, drop in rows if not diverged) > 10 * rows[0][2]
 
 
 @seeded
