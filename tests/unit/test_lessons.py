@@ -108,11 +108,14 @@ def test_09_weight_decay(seed: tuple[int, int]) -> None:
           f"test-train gap {[round(v, 2) for v in gap]}; share |w| < 1e-3: none "
           f"{zeros[0]:.2f}, L1 {zeros[1]:.2f}")
     # Fails if the penalty did not act: train loss must rise with lambda (from .01 on, where it
-    # outweighs SGD's own run-to-run spread), train accuracy must not rise, and the test-train
-    # gap must shrink (below 0.75x by lambda .01 or .03).
+    # outweighs SGD's own run-to-run spread), train accuracy fall to chance at .1 (over 30
+    # points it is too coarse to order the smaller lambdas: it rose at .03 in one of 25
+    # seeds), and the test-train gap shrink: at .03 below the unpenalised gap (the card:
+    # nothing to nine tenths of it; 0-0.5 here, up to 0.88 over twenty other seeds), at .1 to
+    # a small part of it.
     assert train_loss[0] < train_loss[3] and train_loss[2] < train_loss[3] < train_loss[4]
-    assert train_acc[3] <= train_acc[0] and train_acc[4] < train_acc[0]
-    assert min(gap[2], gap[3]) < 0.75 * gap[0]
+    assert train_acc[4] < train_acc[0] - 0.2
+    assert gap[3] < gap[0] and gap[4] < 0.5 * gap[0]
     assert train_loss[4] > 0.65  # lambda .1: weights collapse, back to chance (log 2)
     # Fails if L1 did not pull weights to ~0 (no penalty leaves almost none there).
     assert zeros[1] > 0.3 and zeros[0] < 0.05
