@@ -118,3 +118,31 @@ def test_a_pinned_run_stays_while_a_changed_run_trains(play: Playground,
     page.get_by_role("button", name=re.compile("^Unpin")).click()
     expect(page.locator("#run-list .run")).to_have_count(0)
     expect(page.locator("#chart-act-var")).to_have_attribute("data-runs", "1")
+
+
+def test_the_dropout_lesson_shows_the_averaged_variance_ratio(page: Page, server: Any,
+                                                              artifacts: Path) -> None:
+    """Lesson 8's card quotes each dropout layer's variance over its input's averaged over the
+    steps; the activation-variance chart's header shows it, computed from the trace the chart
+    draws (checked here against the same trace, averaged in Python)."""
+    play = open_playground(page, server.url + "/#lesson=dropout")
+    press_play(play)
+    play.wait_until(ALL_RUNS_FINISHED, timeout=60_000)  # 600 steps: then nothing changes
+    readout = page.locator("#dropout-ratio")
+    expect(readout).to_be_visible()
+    text = readout.inner_text()
+    shown = [float(v) for v in re.findall(r"×(\d+\.\d+)", text)]
+    labels = play.state("app.state.runs.map((r) => r.label)")
+    assert len(shown) == 2, text  # two dropout layers in one run: the p = 0 run has none
+    assert "(dropout p = 0.5)" in (readout.get_attribute("title") or "")
+    trace = play.state("app.state.runs[1].trace.columns.act_var")
+    expected = []
+    for layer in (2, 5):  # the dropout layers; each one's input is the layer before
+        pairs = [(v, u) for v, u in zip(trace[layer], trace[layer - 1], strict=True)
+                 if v and u and v > 0 and u > 0]
+        expected.append(sum(v / u for v, u in pairs) / len(pairs))
+    assert shown == [round(v, 2) for v in expected], (shown, expected, labels)
+    # What the card says a learner reads there: about twice (the mean of 2σ² + μ² over σ²).
+    assert all(1.6 < v < 2.8 for v in shown), shown
+    play.screenshot(artifacts, "lesson-08-dropout-ratio")
+    assert not play.errors and not play.console_errors

@@ -192,7 +192,7 @@ def test_the_diagnosis_tells_bias_from_variance(page: Page, server: Any,
     expect(variance.locator(".verdict")).to_have_text("high variance")
     expect(tool.locator("#diagnosis-note")).to_be_hidden()
     # What the verdicts rest on, as shown: the line misses > 5% of its training points; the
-    # big net none of its 30, but > 5% of the test points.
+    # big net none of its 20, but > 5% of the test points.
     train0 = number(bias.locator(".train-error").inner_text())
     train1 = number(variance.locator(".train-error").inner_text())
     test1 = number(variance.locator(".test-error").inner_text())

@@ -48,3 +48,11 @@ def test_a_session_is_diagnosed_from_its_latest_metrics() -> None:
     assert train_error == pytest.approx(1 - evals["train_metric"][-1])  # 1 - R^2
     assert test_error == pytest.approx(1 - evals["test_metric"][-1])
     assert diagnose_session(session)["verdict"] == diagnose(train_error, test_error)["verdict"]
+
+
+def test_a_gap_at_the_threshold_is_not_above_it_in_float32() -> None:
+    # One miss in 20 is 5% of error; as a float32 accuracy it reads 1 - 0.9499999881.
+    train_error = 1.0 - float(torch.tensor(0.95, dtype=torch.float32))
+    assert train_error > 0.05
+    assert diagnose(train_error, 0.3)["verdict"] == "high variance"
+    assert diagnose(0.0501, 0.3)["verdict"] == "high bias and high variance"

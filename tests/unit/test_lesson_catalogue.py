@@ -9,6 +9,7 @@ import pytest
 import torch
 from pydantic import ValidationError
 
+from torchplay.engine.group import Training
 from torchplay.engine.session import TrainingSession
 from torchplay.engine.steppers.batched import check_batchable
 from torchplay.lessons import (
@@ -137,6 +138,32 @@ def test_batch_groups_are_batchable_and_greedy() -> None:
             for earlier in groups[:n]:  # each group's first spec could join no earlier group
                 with pytest.raises(SpecError):
                     check_batchable([specs[i] for i in earlier] + [specs[group[0]]])
+
+
+def test_batch_groups_batch_as_the_page_does() -> None:
+    """The lesson tests train through batch_groups so that they see what the page shows: it
+    must batch a lesson's variants exactly as the page's Training does."""
+    for lesson in load_lessons():
+        specs = [spec for _, spec in lesson_specs(lesson)][:16]  # the page's most
+        if len(specs) < 2:
+            continue
+        groups = batch_groups(specs)
+        assert sorted(i for g in groups for i in g) == list(range(len(specs)))
+        assert len(Training(specs, CPU).steppers) == len(groups), lesson.id
+
+
+@pytest.mark.parametrize("lesson_id, batched", [("dropout", False), ("weight-decay", True)])
+def test_run_variants_probes_every_kth_step(lesson_id: str, batched: bool) -> None:
+    specs = [spec for _, spec in lesson_specs(get_lesson(lesson_id))][:2]
+    assert (len(batch_groups(specs)) == 1) == batched
+    seen: list[tuple[int, int]] = []
+
+    def watch(index: int, session: TrainingSession) -> None:
+        assert session.last_layers is not None
+        seen.append((index, session.step_count))
+
+    run_variants(specs, steps=12, device=CPU, probe_every=5, on_probe=watch)
+    assert sorted(seen) == [(0, 5), (0, 10), (1, 5), (1, 10)]
 
 
 def test_run_variants_gives_each_variant_its_lone_run() -> None:

@@ -5,6 +5,10 @@
  *
  * Runs being compared (runs.js) are overlaid: the same colours (per layer, or train/test) in
  * each run's own dash. Each run's columns read only what is new since the last draw.
+ *
+ * The activation-variance chart's header shows, for each dropout layer (p > 0) of the runs it
+ * draws, that layer's variance over its input's averaged over the steps measured so far: one
+ * step's ratio is one mini-batch and one mask, too noisy to read (lesson 8 quotes the mean).
  */
 
 import { BLUE, ORANGE, css, seriesStyle } from '../colors.js';
@@ -33,6 +37,49 @@ function layerPicks(run, reluFamily) {
     dead: layers.flatMap((l, i) => (l.type === 'activation' && reluFamily.includes(l.fn)
       ? [i] : [])),
   };
+}
+
+/**
+ * Each dropout layer's (p > 0) activation variance over the variance of the layer before it,
+ * averaged over the steps in the trace: [{layer, p, ratio, steps}].
+ * @param {AppState['run']} run @param {import('../protocol.js').LayerTrace} trace
+ */
+export function dropoutRatios(run, trace) {
+  const variance = trace.columns.act_var || [];
+  return run.spec.network.layers.flatMap((layer, i) => {
+    if (layer.type !== 'dropout' || !(layer.p > 0) || i === 0) return [];
+    const out = variance[i] || [];
+    const input = variance[i - 1] || [];
+    let sum = 0;
+    let steps = 0;
+    out.forEach((v, t) => {
+      if (v > 0 && input[t] > 0) {
+        sum += v / input[t];
+        steps++;
+      }
+    });
+    return steps ? [{ layer: i, p: layer.p, ratio: sum / steps, steps }] : [];
+  });
+}
+
+/**
+ * The header's readout of dropoutRatios for the runs the per-layer charts draw: short text
+ * (the header is narrow) and the long form for its tooltip.
+ */
+function ratioText(sources, labelled) {
+  const short = [];
+  const long = [];
+  for (const source of sources) {
+    const found = dropoutRatios(source.run, source.trace);
+    if (!found.length) continue;
+    short.push(found.map((r) => `×${r.ratio.toFixed(2)}`).join(' '));
+    long.push(found.map((r) => `layer ${r.layer} (dropout ${r.p}): ×${r.ratio.toFixed(2)} ` +
+      `over ${r.steps} steps`).join('; ') + (labelled ? ` (${source.label})` : ''));
+  }
+  return { text: short.length ? `dropout ${short.join(' · ')}` : '',
+    title: "Each dropout layer's activation variance over its input's (the layer before), " +
+      `averaged over the steps measured so far: ${long.join('; ')}. A single step is one ` +
+      'mini-batch and one mask, too noisy to read.' };
 }
 
 /** One run's columns for every chart, fed from its history and layer trace. */
@@ -93,7 +140,8 @@ export function mount(el, store) {
   el.append(grid);
   const metric = card(grid, 'chart-metric', 'Accuracy');
   const lr = card(grid, 'chart-lr', 'Learning rate');
-  const actVar = card(grid, 'chart-act-var', 'Activation variance per layer (log)');
+  const ratio = h('span', { id: 'dropout-ratio', class: 'chart-readout muted', hidden: true });
+  const actVar = card(grid, 'chart-act-var', 'Activation variance per layer (log)', ratio);
   const gradNorm = card(grid, 'chart-grad-norm', 'Weight-gradient norm per layer (log)');
   const dead = card(grid, 'chart-dead', 'Dead units (ReLU family)');
   const traced = { actVar, gradNorm, dead };
@@ -155,6 +203,11 @@ export function mount(el, store) {
     metric.plot?.setData(align(runs.map((r) => r.metric.data)));
     lr.plot?.setData(align(runs.map((r, i) => (i === 0 ? withRateNow(r.lr.data, state.frame)
       : r.lr.data))));
+    const shownRuns = runs.slice(0, layered).map((r) => r.source);
+    const readout = ratioText(shownRuns, shownRuns.length > 1);
+    ratio.textContent = readout.text;
+    ratio.title = readout.title;
+    ratio.hidden = !readout.text;
     if (!layered) return; // a saved run's charts hold no series (see rebuild)
     for (const [name, c] of Object.entries(traced)) {
       c.plot?.setData(align(runs.slice(0, layered).map((r) => r[name].data)));
