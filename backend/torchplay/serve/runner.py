@@ -112,6 +112,12 @@ class Runner:
     def session_count(self) -> int:
         return len(self._handles)
 
+    @property
+    def training_count(self) -> int:
+        """Sessions whose run is training now (not paused, finished or diverged)."""
+        with self._cond:
+            return sum(1 for h in self._handles.values() if h is not None and h.session.running)
+
     def open(self, spec: ExperimentSpec, fps: float, notify: Callable[[], None],
              run: bool = True, variants: list[ExperimentSpec] | None = None) -> SessionHandle:
         """Build a session, or a group of variants trained side by side (slow: call it off

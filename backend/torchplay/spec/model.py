@@ -41,7 +41,7 @@ class SpecError(ValueError):
 class Strict(BaseModel):
     """Base for every part of the spec: unknown keys and NaN/inf are errors, not ignored."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
 
 
 DataKind = Literal[
@@ -447,7 +447,9 @@ def migrate(raw: dict[str, Any], steps: Mapping[int, Migration] | None = None,
     Raises SpecError('version')."""
     steps = MIGRATIONS if steps is None else steps
     version = raw.get("version", current)
-    if not isinstance(version, int) or isinstance(version, bool):
+    if isinstance(version, bool):  # Literal[1] would take True, which equals 1
+        raise SpecError("version", "Input should be a valid integer, not a boolean")
+    if not isinstance(version, int):
         return raw  # not a version number: validation names the field
     if version > current:
         raise SpecError("version", f"spec version {version} is newer than this server's "
