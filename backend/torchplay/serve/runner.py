@@ -196,9 +196,10 @@ class Runner:
                 self._run_slice(handle, commands)
             except Exception as error:  # a bug in one session must not stop the worker
                 handle.session.running = False
+                message = f"training failed: {error!r}"  # in the wire's error shape
                 handle.mailbox.put_message({"type": "error", "code": "internal",
-                                            "message": f"training failed: {error!r}",
-                                            "field": None})
+                                            "message": message, "field": None,
+                                            "errors": [{"field": "", "message": message}]})
             with self._cond:
                 handle.queued = False
                 busy = handle.commands or handle.session.wants_work or handle.force_frame
