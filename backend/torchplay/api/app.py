@@ -23,6 +23,8 @@ from torchplay.serve.runner import Runner
 from torchplay.settings import Settings
 from torchplay.spec.model import (
     LIVE_SECTIONS,
+    MAX_FRAME_WORK,
+    MAX_STEP_WORK,
     REGRESSION_1D_KINDS,
     SPEC_VERSION,
     DataKind,
@@ -100,7 +102,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "one_d": list(REGRESSION_1D_KINDS),
             "limits": {"max_fps": MAX_FPS, "max_steps_per_request": MAX_STEPS_PER_REQUEST,
                        "max_message_bytes": MAX_MESSAGE_BYTES,
-                       "max_name": MAX_NAME, "max_note": MAX_NOTE}}}
+                       "max_name": MAX_NAME, "max_note": MAX_NOTE,
+                       "max_step_work": MAX_STEP_WORK, "max_frame_work": MAX_FRAME_WORK}}}
 
     @app.get("/api/datasets")
     def datasets() -> list[dict[str, Any]]:

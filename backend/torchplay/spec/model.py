@@ -21,6 +21,13 @@ MAX_POINTS = 20_000
 MAX_GRID = 200
 MAX_PARAMETERS = 2_000_000
 MAX_EPOCHS = 1_000_000
+# Compute limits, so that no unit of work holds a training thread for long (~100 ms on one core
+# of the 2-vCPU machine in MEASURED.md, measured under load: a step costs ~3.7e9 points x
+# parameters a second, a frame's forward passes ~1.5e10). The cost of a step is the points in
+# its batch times the parameters; the cost of a frame, the points it evaluates (every train and
+# test point, every grid cell, every neuron-map cell) times the parameters.
+MAX_STEP_WORK = 250_000_000
+MAX_FRAME_WORK = 1_500_000_000
 
 CLASSIFICATION_KINDS = ("circle", "xor", "gauss", "spiral", "moons", "checkerboard")
 REGRESSION_2D_KINDS = ("plane", "multi_gauss")
@@ -374,6 +381,7 @@ class ExperimentSpec(Strict):
         if parameter_count(self) > MAX_PARAMETERS:
             raise SpecError("network.layers", f"the network has {parameter_count(self):,} "
                             f"parameters; the limit is {MAX_PARAMETERS:,}")
+        check_compute(self)
         return self
 
     @property
@@ -405,6 +413,37 @@ def parameter_count(spec: ExperimentSpec) -> int:
         elif isinstance(layer, ActivationLayer) and layer.fn == "prelu":
             total += 1
     return total + width * spec.output_dim + spec.output_dim
+
+
+def step_points(spec: ExperimentSpec) -> int:
+    """Points in one training step: the batch, or the whole training set if that is smaller."""
+    return min(spec.training.batch_size, train_count(spec.data))
+
+
+def frame_points(spec: ExperimentSpec) -> int:
+    """Points a frame evaluates: every train and test point, grid cell and neuron-map cell."""
+    grid, side = spec.probes.grid, spec.probes.neuron_grid
+    cells = grid + 2 * side if spec.data.is_1d else grid * grid + side * side
+    return spec.data.points + cells
+
+
+def check_compute(spec: ExperimentSpec) -> None:
+    """The compute limits per step and per frame (MAX_STEP_WORK, MAX_FRAME_WORK); raises
+    SpecError naming the field to lower."""
+    params = parameter_count(spec)
+    step = step_points(spec) * params
+    if step > MAX_STEP_WORK:
+        raise SpecError("training.batch_size", f"one step would cost {step_points(spec):,} "
+                        f"points x {params:,} parameters = {step:,}, over the compute limit "
+                        f"per step of {MAX_STEP_WORK:,} (points in a batch x parameters); "
+                        "lower the batch size or the network's size")
+    frame = frame_points(spec) * params
+    if frame > MAX_FRAME_WORK:
+        raise SpecError("probes.grid", f"one frame would cost {frame_points(spec):,} points "
+                        f"(data, grid and neuron-map cells) x {params:,} parameters = "
+                        f"{frame:,}, over the compute limit per frame of {MAX_FRAME_WORK:,}; "
+                        "lower probes.grid, probes.neuron_grid, data.points or the network's "
+                        "size")
 
 
 def merge_patch(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
