@@ -21,13 +21,16 @@ MAX_POINTS = 20_000
 MAX_GRID = 200
 MAX_PARAMETERS = 2_000_000
 MAX_EPOCHS = 1_000_000
-# Compute limits, so that no unit of work holds a training thread for long (~100 ms on one core
-# of the 2-vCPU machine in MEASURED.md, measured under load: a step costs ~3.7e9 points x
-# parameters a second, a frame's forward passes ~1.5e10). The cost of a step is the points in
-# its batch times the parameters; the cost of a frame, the points it evaluates (every train and
-# test point, every grid cell, every neuron-map cell) times the parameters.
-MAX_STEP_WORK = 250_000_000
-MAX_FRAME_WORK = 1_500_000_000
+# Compute limits, so that no unit of work holds a training thread for long: ~100 ms of one core
+# of the 2-vCPU machine in MEASURED.md. A point costs its parameters (multiply-adds) plus
+# ACTIVATION_COST for each value a hidden layer outputs (elementwise work: bias, tanh, their
+# backward); a step costs that times the points in its batch, a frame times the points it
+# evaluates (every train and test point, grid cell and neuron-map cell). Fitted in CPU time
+# over [u, u] tanh layers, u = 64..512, 20,000 points: a step does 1.3-1.9e10 such units a
+# second, a frame 4.8-5.2e10, so the limits below are ~70 and ~80 ms.
+ACTIVATION_COST = 128
+MAX_STEP_WORK = 1_000_000_000
+MAX_FRAME_WORK = 4_000_000_000
 
 CLASSIFICATION_KINDS = ("circle", "xor", "gauss", "spiral", "moons", "checkerboard")
 REGRESSION_2D_KINDS = ("plane", "multi_gauss")
@@ -415,6 +418,21 @@ def parameter_count(spec: ExperimentSpec) -> int:
     return total + width * spec.output_dim + spec.output_dim
 
 
+def activation_count(spec: ExperimentSpec) -> int:
+    """Values the hidden layers output for one point, summed over the layers."""
+    width, total = spec.input_dim, 0
+    for layer in spec.network.layers:
+        if isinstance(layer, LinearLayer):
+            width = layer.units
+        total += width
+    return total
+
+
+def point_cost(spec: ExperimentSpec) -> int:
+    """What one point costs a forward pass, in the compute limits' units."""
+    return parameter_count(spec) + ACTIVATION_COST * activation_count(spec)
+
+
 def step_points(spec: ExperimentSpec) -> int:
     """Points in one training step: the batch, or the whole training set if that is smaller."""
     return min(spec.training.batch_size, train_count(spec.data))
@@ -430,20 +448,20 @@ def frame_points(spec: ExperimentSpec) -> int:
 def check_compute(spec: ExperimentSpec) -> None:
     """The compute limits per step and per frame (MAX_STEP_WORK, MAX_FRAME_WORK); raises
     SpecError naming the field to lower."""
-    params = parameter_count(spec)
-    step = step_points(spec) * params
+    cost = point_cost(spec)
+    step = step_points(spec) * cost
     if step > MAX_STEP_WORK:
         raise SpecError("training.batch_size", f"one step would cost {step_points(spec):,} "
-                        f"points x {params:,} parameters = {step:,}, over the compute limit "
-                        f"per step of {MAX_STEP_WORK:,} (points in a batch x parameters); "
-                        "lower the batch size or the network's size")
-    frame = frame_points(spec) * params
+                        f"points x {cost:,} = {step:,}, over the compute limit per step of "
+                        f"{MAX_STEP_WORK:,} (points in a batch x (parameters + "
+                        f"{ACTIVATION_COST} x hidden-layer outputs)); lower the batch size or "
+                        "the network's size")
+    frame = frame_points(spec) * cost
     if frame > MAX_FRAME_WORK:
         raise SpecError("probes.grid", f"one frame would cost {frame_points(spec):,} points "
-                        f"(data, grid and neuron-map cells) x {params:,} parameters = "
-                        f"{frame:,}, over the compute limit per frame of {MAX_FRAME_WORK:,}; "
-                        "lower probes.grid, probes.neuron_grid, data.points or the network's "
-                        "size")
+                        f"(data, grid and neuron-map cells) x {cost:,} = {frame:,}, over the "
+                        f"compute limit per frame of {MAX_FRAME_WORK:,}; lower probes.grid, "
+                        "probes.neuron_grid, data.points or the network's size")
 
 
 def merge_patch(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
