@@ -195,7 +195,7 @@ class Runner:
                 handle = self._runnable.pop()
                 commands = list(handle.commands)
                 handle.commands.clear()
-            started = time.perf_counter()
+            started = time.thread_time()  # CPU time: not the GIL's or other jobs' share
             try:
                 self._run_slice(handle, commands)
             except Exception as error:  # a bug in one session must not stop the worker
@@ -205,7 +205,7 @@ class Runner:
                                             "message": message, "field": None,
                                             "errors": [{"field": "", "message": message}]})
             with self._cond:
-                self._runnable.charge(handle, time.perf_counter() - started)
+                self._runnable.charge(handle, time.thread_time() - started)
                 handle.queued = False
                 busy = handle.commands or handle.session.wants_work or handle.force_frame
                 if busy and not handle.closed:
