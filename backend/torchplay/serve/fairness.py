@@ -4,9 +4,10 @@ Each live session is charged the CPU time its worker thread spends on it (steps,
 evaluation, controls and whatever a `call` runs: a save's recording), not wall time, which on a
 shared machine also counts waiting for the GIL and for other processes. The next session a free
 worker takes is the runnable one charged least, so over any stretch where n sessions want work
-each gets 1/n of the workers' time however costly its steps, frames or saves are. A session that was idle
-(paused, or waiting for its client) comes back charged no less than the least-charged runnable
-one minus one GRACE: an idle spell is not banked as credit to take back later in a burst.
+each gets 1/n of the workers' time however costly its steps, frames or saves are. A session
+that was idle (paused, or waiting for its client) comes back charged no less than the
+least-charged runnable one minus one GRACE: an idle spell is not banked as credit to take back
+later in a burst.
 
 A group of runs side by side (RunGroup) is one session here: it is charged its whole step, so
 K variants share one session's time, as a lone run would.
