@@ -58,6 +58,7 @@ class Run:
     saving: float | None = None
     measuring: bool = False
     seen: int = 0  # frames received, measuring or not
+    step: int = 0  # the step of the last frame received
     reader: asyncio.Task[None] | None = None
 
     def rate(self) -> float:
@@ -90,7 +91,8 @@ async def read(run: Run) -> None:
     async for raw in run.ws:
         message = orjson.loads(raw)
         kind = message["type"]
-        run.seen += kind == "frame"
+        if kind == "frame":
+            run.seen, run.step = run.seen + 1, message["step"]
         if not run.measuring:
             continue
         if kind == "frame":
@@ -122,16 +124,18 @@ async def save(run: Run, every: float) -> None:
 
 async def measure(runs: list[Run], seconds: float, pings: bool = False,
                   saving: Run | None = None) -> None:
-    """Warm up until every run has shown 3 frames (its one-time costs, such as tracing its
-    step, are paid) and at least 1 s, then measure every run over `seconds` at once."""
+    """Warm up until every run has shown 3 frames and reached its third epoch (its one-time
+    costs are paid: a session traces its step in its second epoch), and at least 1 s; then
+    measure every run over `seconds` at once."""
     tasks = [r.reader for r in runs if r.reader is not None]
     if pings:
         tasks += [asyncio.create_task(ping(r, 0.5)) for r in runs]
     if saving is not None:
         tasks.append(asyncio.create_task(save(saving, 2.0)))
     await asyncio.sleep(1.0)  # warm-up: the window starts after it
-    deadline = now() + 30
-    while min(r.seen for r in runs) < 3 and now() < deadline:
+    deadline = now() + 60
+    while now() < deadline and not all(r.seen >= 3 and r.step > 2 * r.steps_per_epoch
+                                       for r in runs):
         await asyncio.sleep(0.1)  # polling the warm-up's end, bounded
     for r in runs:
         r.measuring = True
