@@ -37,6 +37,11 @@ BAD = {  # what the client sends: (error code, field named)
     '{"type": "start", "spec": {"data": {"kind": "circle\\ud800"}}}': ("bad_json",
                                                                       "spec.data.kind"),
     '{"type": "start", "run": 1, "spec": {}}': ("invalid_spec", "run"),
+    # the heavy setup, every number inside its own bound: over the compute limits
+    '{"type": "start", "spec": {"data": {"points": 20000}, "training": {"batch_size": 20000},'
+    ' "network": {"layers": [{"type": "linear", "units": 1024}, {"type": "activation"},'
+    ' {"type": "linear", "units": 1024}, {"type": "activation"}]}, "probes": {"grid": 200}}}':
+        ("invalid_spec", "spec.training.batch_size"),
 }
 
 
@@ -88,6 +93,9 @@ REST_BAD = {  # (path, body): field named
     ("/api/experiments", '{"spec": {"data": {"points": true}}}'): "spec.data.points",
     ("/api/experiments", '{"spec": {"training": {"seed": 1e400}}}'): "spec.training.seed",
     ("/api/spec/migrate", '{"version": true}'): "version",
+    # an old link over the compute limit per frame is refused with that error
+    ("/api/spec/migrate", '{"version": 1, "data": {"points": 20000}, "network": {"layers": '
+     '[{"type": "linear", "units": 1024}]}, "probes": {"grid": 200}}'): "probes.grid",
 }
 
 
