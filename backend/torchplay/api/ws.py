@@ -45,6 +45,7 @@ log = logging.getLogger("torchplay")
 WATCH_INTERVAL = 0.5  # seconds between the watchdog's looks
 STALL_PAUSE = 3.0  # a send waiting this long: the client stopped reading; pause its run
 STALL_FREE = 12.0  # ... this long: free its session and drop the socket
+SLOW_LINK = 100_000  # bytes/s a slow client's link still moves: a large message is given longer
 
 
 class Connection:
@@ -60,6 +61,7 @@ class Connection:
         self.handle: SessionHandle | None = None
         self.cursors: dict[int, Cursor] = {}  # per variant: how much history it has sent
         self.sending_since: float | None = None  # when the send now waiting began
+        self.sending_bytes = 0  # and how large its message is
 
     def notify(self) -> None:
         """Wake the writer; called from worker threads too."""
@@ -126,7 +128,7 @@ class Connection:
             log.error("a %s message could not be encoded: %s", message.get("type"), exc)
             text = orjson.dumps(error("internal", f"a {message.get('type')!r} message could "
                                       "not be encoded; the failure is logged")).decode()
-        self.sending_since = self.loop.time()
+        self.sending_since, self.sending_bytes = self.loop.time(), len(text)
         try:
             await self.ws.send_text(text)
         finally:
@@ -135,13 +137,15 @@ class Connection:
     async def watch(self) -> None:
         """Pause the run of a client that has stopped reading (a send waiting STALL_PAUSE s:
         its socket's buffers are full), and return, which ends the connection and frees the
-        session, once one has waited STALL_FREE s. A slow reader that drains its socket is
+        session, once one has waited STALL_FREE s; a large message is given the time a slow link
+        (SLOW_LINK bytes/s) takes to carry it on top. A slow reader that drains its socket is
         never stalled this long: it just gets fewer frames."""
         paused = False
         while True:
             await asyncio.sleep(WATCH_INTERVAL)  # a watchdog's period, not a synchronisation
             since = self.sending_since
-            stalled = 0.0 if since is None else self.loop.time() - since
+            stalled = 0.0 if since is None else \
+                self.loop.time() - since - self.sending_bytes / SLOW_LINK
             if stalled >= STALL_FREE:
                 log.info("a client read nothing for %.0f s: its session is freed", stalled)
                 return
@@ -149,7 +153,7 @@ class Connection:
                 paused = True
                 self.runner.command(self.handle, "pause")
                 self.reply({"type": "event", "event": "stalled", "seconds": STALL_PAUSE})
-            elif stalled == 0.0:
+            elif since is None:
                 paused = False
 
     async def read_loop(self) -> None:
