@@ -7,7 +7,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,7 @@ class Server:
 
     process: subprocess.Popen[str]
     url: str  # http://127.0.0.1:PORT
+    banner: list[str] = field(default_factory=list)  # what it printed before its URL
 
     @property
     def ws_url(self) -> str:
@@ -36,10 +37,12 @@ def start_server(db: Path, *args: str) -> Server:
         [sys.executable, "-m", "torchplay", "--port", "0", "--db", str(db), *args],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     assert process.stdout is not None
+    banner = []
     for line in process.stdout:  # blocks until the server prints its URL (or exits)
         found = re.search(r"serving (http://\S+?)/?$", line.strip())
         if found:
-            return Server(process, found.group(1))
+            return Server(process, found.group(1), banner)
+        banner.append(line)
     process.wait()
     raise RuntimeError(f"torchplay exited with {process.returncode} before serving")
 

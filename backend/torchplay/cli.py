@@ -9,8 +9,12 @@ from pathlib import Path
 
 import uvicorn
 
-from torchplay.api.app import create_app
+from torchplay.api.app import access, create_app
 from torchplay.settings import Settings
+
+SEND_BUFFER_BYTES = 256 * 1024
+PING_INTERVAL = 5.0
+PING_TIMEOUT = 10.0
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[Settings, bool]:
@@ -37,10 +41,21 @@ def parse_args(argv: list[str] | None = None) -> tuple[Settings, bool]:
     parser.add_argument("--compile", action=argparse.BooleanOptionalAction,
                         default=defaults.compile, help="compile the step of runs side by side "
                         "in the background (default %(default)s)")
+    parser.add_argument("--allow-host", action="append", default=None, metavar="HOST",
+                        help="a host name the server answers to besides loopback (repeat, or "
+                        "comma-separate; '*' for any, only on a trusted network; default "
+                        "$TORCHPLAY_ALLOW_HOST)")
+    parser.add_argument("--allow-origin", action="append", default=None, metavar="ORIGIN",
+                        help="an origin (scheme://host:port) whose pages may use the server "
+                        "(repeat, or comma-separate; '*' for any, only on a trusted network; "
+                        "default $TORCHPLAY_ALLOW_ORIGIN)")
     parser.add_argument("--open", action="store_true", help="open the page in a browser")
     args = parser.parse_args(argv)
     options = vars(args)
     opening = options.pop("open")
+    for name in ("allow_host", "allow_origin"):  # flags, when given, replace the variable
+        options[name] = getattr(defaults, name) if options[name] is None else \
+            ",".join(options[name])
     return Settings(**options), opening
 
 
@@ -51,15 +66,24 @@ def main(argv: list[str] | None = None) -> None:
     sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET,
                          socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # A small send buffer (accepted sockets inherit it): a client that stops reading fills it
+    # within a second or two of frames, so the server notices (see api/ws.py's watchdog)
+    # instead of queueing megabytes; 256 KiB still moves ~250 MB/s at a 1 ms round trip.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
     sock.bind((settings.host, settings.port))
     sock.listen(2048)  # connections made as soon as the URL is printed wait, not fail
     host, port = sock.getsockname()[:2]
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     url = f"http://{shown}:{port}/"
+    for line in access(settings, host).describe():
+        print(line, flush=True)
     print(f"torchplay is serving {url}", flush=True)
     if opening:
         webbrowser.open(url)
     # Frames are mostly base64 already; deflate would cost ~1 ms of server CPU per frame.
+    # Pings every 5 s, and a socket that answers none for 10 s is closed: a client gone
+    # silent (a laptop shut) frees its session within ~15 s even when it has nothing to send.
     config = uvicorn.Config(create_app(settings), log_level="warning",
-                            ws_per_message_deflate=False)
+                            ws_per_message_deflate=False, ws_ping_interval=PING_INTERVAL,
+                            ws_ping_timeout=PING_TIMEOUT)
     uvicorn.Server(config).run(sockets=[sock])

@@ -27,3 +27,9 @@ class Settings(BaseSettings):
     compile: bool = Field(True, description="Compile the step of runs side by side with "
                           "TorchInductor in the background (CPU, needs a C++ compiler); they "
                           "train on the plain path until it is ready.")
+    allow_host: str = Field("", description="Comma-separated host names (as in the browser's "
+                            "address bar) this server answers to besides loopback; '*' for any "
+                            "host, only on a network you trust.")
+    allow_origin: str = Field("", description="Comma-separated origins (scheme://host:port) "
+                              "whose pages may use this server besides its own; '*' for any, "
+                              "only on a network you trust.")

@@ -92,6 +92,8 @@ export function h(tag, props = {}, ...children) {
     if (value === undefined || value === null || value === false) continue;
     if (key === 'class') el.className = value;
     else if (key === 'text') el.textContent = value;
+    // through the CSSOM: the page's Content-Security-Policy refuses style attributes
+    else if (key === 'style' && typeof value === 'string') el.style.cssText = value;
     else if (key.startsWith('on')) el.addEventListener(key.slice(2), value);
     else if (key in el && typeof value !== 'string') /** @type {any} */ (el)[key] = value;
     else el.setAttribute(key, value === true ? '' : String(value));

@@ -49,7 +49,8 @@ async def test_every_lesson_comes_with_complete_specs_the_server_starts(server) 
 async def test_an_unknown_lesson_is_a_404_naming_it(server) -> None:
     response = get(server, "/api/lessons/no-such-lesson")
     assert response.status_code == 404
-    assert "no-such-lesson" in response.json()["detail"]
+    error = response.json()
+    assert error["code"] == "not_found" and "no-such-lesson" in error["message"]
 
 
 async def test_the_activation_gallery_has_f_and_its_derivative(server) -> None:
@@ -75,7 +76,8 @@ async def test_the_diagnosis_reads_train_and_test_error(server) -> None:
     assert diagnose(train_error=0.3, test_error=0.31).json()["verdict"] == "high bias"
     refused = diagnose(train_error=1.5, test_error=0.2)
     assert refused.status_code == 422
-    assert refused.json()["detail"][0]["loc"] == ["body", "train_error"]
+    assert refused.json()["code"] == "invalid_request"
+    assert refused.json()["field"] == "train_error"
 
 
 SMALL = {"data": {"kind": "circle", "points": 100},

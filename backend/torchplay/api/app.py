@@ -12,7 +12,9 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from torchplay import __version__
+from torchplay.api.errors import add_error_handlers
 from torchplay.api.experiments import router as experiments_router
+from torchplay.api.guard import Access, Guard, split_list
 from torchplay.api.lessons import router as lessons_router
 from torchplay.api.messages import MAX_FPS, MAX_MESSAGE_BYTES, MAX_STEPS_PER_REQUEST
 from torchplay.api.rules import router as rules_router
@@ -26,6 +28,8 @@ from torchplay.serve.runner import Runner
 from torchplay.settings import Settings
 from torchplay.spec.model import (
     LIVE_SECTIONS,
+    MAX_FRAME_WORK,
+    MAX_STEP_WORK,
     OWN_DATA_KINDS,
     REGRESSION_1D_KINDS,
     SPEC_VERSION,
@@ -57,6 +61,12 @@ RunnerDep = Annotated[Runner, Depends(get_runner)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
+def access(settings: Settings, bind: str | None = None) -> Access:
+    """The Host and Origin values the settings accept (bind: the address actually bound)."""
+    return Access(bind=settings.host if bind is None else bind,
+                  hosts=split_list(settings.allow_host), origins=split_list(settings.allow_origin))
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     static = frontend_dir()
@@ -78,12 +88,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="torchplay", version=__version__, lifespan=lifespan)
     app.state.settings = settings
+    app.add_middleware(Guard, access=access(settings))
+    add_error_handlers(app)
 
     @app.get("/api/health")
     def health(runner: RunnerDep, settings: SettingsDep) -> dict[str, Any]:
         """Liveness, and how busy the server is."""
         return {"status": "ok", "version": __version__, "spec_version": SPEC_VERSION,
-                "sessions": runner.session_count, "max_sessions": runner.max_sessions,
+                "sessions": runner.session_count, "training": runner.training_count,
+                "max_sessions": runner.max_sessions,
                 "device": runner.default_device, "device_setting": settings.device}
 
     @app.get("/api/schema")
@@ -100,7 +113,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "limits": {"max_fps": MAX_FPS, "max_steps_per_request": MAX_STEPS_PER_REQUEST,
                        "max_message_bytes": MAX_MESSAGE_BYTES,
                        "max_name": MAX_NAME, "max_note": MAX_NOTE,
-                       "table": TABLE_LIMITS}}}
+                       "table": TABLE_LIMITS,
+                       "max_step_work": MAX_STEP_WORK, "max_frame_work": MAX_FRAME_WORK}}}
 
     @app.get("/api/datasets")
     def datasets() -> list[dict[str, Any]]:

@@ -21,7 +21,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
-from torchplay.api.messages import MAX_MESSAGE_BYTES, error, errors_message
+from torchplay.api.messages import MAX_MESSAGE_BYTES, error, errors_message, text_error
 from torchplay.engine.group import Training
 from torchplay.serve.runner import Runner, SessionHandle
 from torchplay.spec.model import SPEC_VERSION, ExperimentSpec
@@ -88,12 +88,14 @@ class ExperimentRoute(APIRoute):
                         "content-type", "").startswith("application/json"):
                     raise ApiError(415, "bad_content_type", "send the body as JSON, with "
                                    "Content-Type: application/json")
-                await request.body()
+                refusal = text_error(await request.body())
+                if refusal is not None:
+                    return JSONResponse(refusal, status_code=422)
                 return await handle(request)
             except ApiError as exc:
                 return JSONResponse(exc.body, status_code=exc.status)
             except RequestValidationError as exc:
-                return JSONResponse(_validation_body(exc), status_code=422)
+                return JSONResponse(validation_body(exc), status_code=422)
             except HTTPException as exc:
                 if exc.status_code != 400:
                     raise
@@ -105,7 +107,7 @@ class ExperimentRoute(APIRoute):
         return limited
 
 
-def _validation_body(exc: RequestValidationError) -> dict[str, Any]:
+def validation_body(exc: RequestValidationError) -> dict[str, Any]:
     items = list(exc.errors())
     if any(item.get("type") == "json_invalid" for item in items):
         return error("bad_json", "the request body is not valid JSON")

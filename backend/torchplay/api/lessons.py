@@ -13,15 +13,16 @@ from functools import cache
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from torchplay.api.experiments import ErrorOut, ExperimentRoute
 from torchplay.engine.group import MAX_VARIANTS
 from torchplay.lessons import Lesson, lesson_specs, load_lessons
 from torchplay.lessons.activations import ACTIVATION_NAMES, activation_curves, default_xs
 from torchplay.lessons.diagnosis import diagnose
 from torchplay.spec.model import diff_patch
 
-router = APIRouter(prefix="/api", tags=["lessons"])
+router = APIRouter(prefix="/api", tags=["lessons"], route_class=ExperimentRoute)
 
 
 class LessonVariant(BaseModel):
@@ -52,6 +53,8 @@ class ActivationCurves(BaseModel):
 
 
 class DiagnosisIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
+
     train_error: float = Field(ge=0, le=1, description="Training error, a fraction.")
     test_error: float = Field(ge=0, le=1, description="Test (or validation) error, a fraction.")
     base_error: float = Field(0.0, ge=0, le=1, description="Bayes (human-level) error, if "
@@ -106,7 +109,8 @@ def activations(slope: float = Query(0.01, ge=0, le=1, description="Leaky ReLU's
     return ActivationCurves(xs=default_xs(), curves=curves)
 
 
-@router.post("/diagnosis")
+@router.post("/diagnosis", responses={422: {"model": ErrorOut, "description": "The body is "
+             "not JSON, holds NaN, a lone surrogate or a value out of bounds."}})
 def diagnosis(body: DiagnosisIn) -> DiagnosisOut:
     """Train vs test error in plain words: high bias, high variance, both, or neither
     (lesson 20)."""

@@ -4,6 +4,8 @@ src/socket.js is the other end."""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
@@ -24,10 +26,15 @@ from torchplay.store.experiments import MAX_NAME, MAX_NOTE
 MAX_MESSAGE_BYTES = 1_000_000
 MAX_FPS = 60.0
 MAX_STEPS_PER_REQUEST = 1_000_000
+MAX_PING_ID = 2**53 - 1  # the largest integer a JavaScript number holds exactly
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class Message(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    """Base of every client message: unknown keys, NaN/inf, and a boolean where a number is
+    due (or the reverse) are errors (strict), as the published schema says."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
 
 
 FPS = Field(30.0, ge=1, le=MAX_FPS, description="Frames per second the client wants.")
@@ -82,7 +89,8 @@ class Rate(Message):
 
 class Ping(Message):
     type: Literal["ping"]
-    id: int = Field(0, description="Echoed in the pong.")
+    id: int = Field(0, ge=-MAX_PING_ID, le=MAX_PING_ID, description="Echoed in the pong; "
+                    "an integer a JavaScript number holds exactly.")
 
 
 class Save(Message):
@@ -128,9 +136,66 @@ client_message = TypeAdapter(ClientMessage)
 
 def error(code: str, message: str, field: str | None = None,
           errors: list[dict[str, str]] | None = None) -> dict[str, Any]:
-    """An error message: code for programs, message for people, field for where it belongs."""
+    """An error message: code for programs, message for people, field for where it belongs.
+    Text echoed from the input is made encodable first (a lone surrogate as its escape)."""
+    message, field = printable(message), None if field is None else printable(field)
+    errors = [{k: printable(v) for k, v in e.items()} for e in errors] if errors else \
+        [{"field": field or "", "message": message}]
     return {"type": "error", "code": code, "message": message, "field": field,
-            "errors": errors or ([{"field": field or "", "message": message}])}
+            "errors": errors}
+
+
+def printable(text: str) -> str:
+    """text, with any lone surrogate (which UTF-8 cannot encode) written as its escape."""
+    if text.isascii() or not _SURROGATE.search(text):
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def lone_surrogate(data: Any) -> tuple[str, str] | None:
+    """(dotted path, the escape) of the first string or key in parsed JSON that holds a
+    lone surrogate: JSON allows the escape, but it is no text, and no store or encoder
+    takes it. Iterative, so any depth json.loads returned is walked."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            if not value.isascii() and (found := _SURROGATE.search(value)):
+                return path, f"\\u{ord(found.group()):04x}"
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                sub = f"{path}.{key}" if path else str(key)
+                if not key.isascii() and (found := _SURROGATE.search(key)):
+                    return printable(sub), f"\\u{ord(found.group()):04x}"
+                stack.append((sub, item))
+        elif isinstance(value, list):
+            stack.extend((f"{path}.{i}" if path else str(i), item)
+                         for i, item in enumerate(value))
+    return None
+
+
+def surrogate_error(data: Any, code: str = "bad_json") -> dict[str, Any] | None:
+    """The error for parsed JSON holding a lone surrogate, or None when it holds none."""
+    found = lone_surrogate(data)
+    if found is None:
+        return None
+    path, text = found
+    why = f"holds a lone surrogate escape ({text}), which is not text; strings must be " \
+        "valid Unicode"
+    return error(code, f"{path or 'message'}: {why}", path or None,
+                 [{"field": path, "message": why}])
+
+
+def text_error(body: bytes) -> dict[str, Any] | None:
+    """A request body's lone-surrogate error, if it has one (a body that is no JSON at all
+    is left to the route's own parser to refuse)."""
+    if b"\\u" not in body:
+        return None  # a surrogate reaches the parsed data only as an escape
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    return surrogate_error(data)
 
 
 def field_path(loc: tuple[int | str, ...], data: Any) -> str:

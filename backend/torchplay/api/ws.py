@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from typing import Any
 
 import orjson
@@ -30,6 +31,7 @@ from torchplay.api.messages import (
     Update,
     client_message,
     error,
+    surrogate_error,
     validation_error,
 )
 from torchplay.api.tables import shelve
@@ -40,6 +42,12 @@ from torchplay.lessons.gradcheck import CheckRefused, check_now
 from torchplay.serve.runner import Mailbox, Runner, RunnerFull, SessionHandle
 from torchplay.spec.model import ExperimentSpec, SpecError, apply_patch, patched
 from torchplay.store.experiments import Store
+
+log = logging.getLogger("torchplay")
+WATCH_INTERVAL = 0.5  # seconds between the watchdog's looks
+STALL_PAUSE = 3.0  # a send waiting this long: the client stopped reading; pause its run
+STALL_FREE = 12.0  # ... this long: free its session and drop the socket
+SLOW_LINK = 100_000  # bytes/s a slow client's link still moves: a large message is given longer
 
 
 class Connection:
@@ -56,6 +64,8 @@ class Connection:
         self.cursors: dict[int, Cursor] = {}  # per variant: how much history it has sent
         self.labels: list[str] = []  # the variants' legend labels, as `start` named them
         self.image_versions: dict[int, int] = {}  # per variant: the image views it has sent
+        self.sending_since: float | None = None  # when the send now waiting began
+        self.sending_bytes = 0  # and how large its message is
 
     def notify(self) -> None:
         """Wake the writer; called from worker threads too."""
@@ -65,18 +75,25 @@ class Connection:
         self.replies.put_message(message)
 
     async def serve(self) -> None:
-        writer = asyncio.create_task(self.write_loop())
+        """Read, write and watch until the client leaves, the writer fails (then the socket is
+        dropped rather than left silent), or the watchdog gives up on a client that stopped
+        reading; the session is released in every case."""
+        tasks = [asyncio.create_task(self.read_loop()), asyncio.create_task(self.write_loop()),
+                 asyncio.create_task(self.watch())]
         try:
-            await self.read_loop()
-        except WebSocketDisconnect:
-            pass
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                failure = None if task.cancelled() else task.exception()
+                if failure is not None and not isinstance(failure, WebSocketDisconnect | OSError):
+                    log.error("a connection failed and was closed", exc_info=failure)
         finally:
             self.release()
-            writer.cancel()
+            for task in tasks:
+                task.cancel()
             # The writer may have been mid-send on a socket that just closed.
             with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, OSError,
                                      RuntimeError):
-                await writer
+                await asyncio.gather(*tasks, return_exceptions=True)
 
     def release(self) -> None:
         if self.handle is not None:
@@ -93,7 +110,7 @@ class Connection:
                 events, frames = handle.mailbox.take()
                 messages += events
             for message in messages:
-                await self.ws.send_text(orjson.dumps(message).decode())
+                await self.send(message)
             for frame in frames:
                 if handle is not self.handle or handle is None:
                     break  # a new run started while this one's frames waited
@@ -105,7 +122,44 @@ class Connection:
                 except KeyError:
                     continue  # built before a reset (or a thinning): a newer frame follows
                 self._images_once(frame, variant)
-                await self.ws.send_text(orjson.dumps({"type": "frame", **frame}).decode())
+                await self.send({"type": "frame", **frame})
+
+    async def send(self, message: dict[str, Any]) -> None:
+        """Send one message, timed for the watchdog; one that cannot be encoded is replaced by
+        an `internal` error, so the client always hears something."""
+        try:
+            text = orjson.dumps(message).decode()
+        except (TypeError, orjson.JSONEncodeError) as exc:
+            log.error("a %s message could not be encoded: %s", message.get("type"), exc)
+            text = orjson.dumps(error("internal", f"a {message.get('type')!r} message could "
+                                      "not be encoded; the failure is logged")).decode()
+        self.sending_since, self.sending_bytes = self.loop.time(), len(text)
+        try:
+            await self.ws.send_text(text)
+        finally:
+            self.sending_since = None
+
+    async def watch(self) -> None:
+        """Pause the run of a client that has stopped reading (a send waiting STALL_PAUSE s:
+        its socket's buffers are full), and return, which ends the connection and frees the
+        session, once one has waited STALL_FREE s; a large message is given the time a slow link
+        (SLOW_LINK bytes/s) takes to carry it on top. A slow reader that drains its socket is
+        never stalled this long: it just gets fewer frames."""
+        paused = False
+        while True:
+            await asyncio.sleep(WATCH_INTERVAL)  # a watchdog's period, not a synchronisation
+            since = self.sending_since
+            stalled = 0.0 if since is None else \
+                self.loop.time() - since - self.sending_bytes / SLOW_LINK
+            if stalled >= STALL_FREE:
+                log.info("a client read nothing for %.0f s: its session is freed", stalled)
+                return
+            if stalled >= STALL_PAUSE and not paused and self.handle is not None:
+                paused = True
+                self.runner.command(self.handle, "pause")
+                self.reply({"type": "event", "event": "stalled", "seconds": STALL_PAUSE})
+            elif since is None:
+                paused = False
 
     def _images_once(self, frame: dict[str, Any], variant: int) -> None:
         """Every frame holds the run's latest image views (engine/imageviews.py); send them
@@ -139,6 +193,10 @@ class Connection:
             data = json.loads(text)
         except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
             self.reply(error("bad_json", f"the message is not valid JSON: {exc}"))
+            return
+        refusal = surrogate_error(data)
+        if refusal is not None:
+            self.reply(refusal)
             return
         if not isinstance(data, dict):
             self.reply(error("bad_message", "a message is a JSON object with a 'type' field",

@@ -23,9 +23,8 @@ import numpy as np
 import torch
 
 from torchplay.data.toy import Points
+from torchplay.spec.model import FRAME_SAMPLE, LARGE_VALUES
 
-LARGE_VALUES = 2_000_000
-FRAME_SAMPLE = 500
 FIGURES_PER_SECOND = 4.0
 READY_VALUES = 10_000
 READY_ROWS = 200

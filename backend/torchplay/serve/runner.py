@@ -3,9 +3,10 @@
 Training never runs on the server's event loop. Each live session has a SessionHandle: commands
 go in through a queue, frames and events come out through a Mailbox whose single frame slot
 holds only the newest frame, so a slow reader never slows training or grows a queue. Workers
-take runnable sessions round-robin and give each a time slice, so ten sessions on two cores each
-get a tenth of a worker. This module is the one seam where other places to train (more
-processes, more machines) would plug in.
+take the runnable session charged the least compute time (serve/fairness.py) and give it a
+time slice, so ten sessions each get a tenth of the workers' time however costly their steps.
+This module is the one seam where other places to train (more processes, more machines) would
+plug in.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import torch
 
 from torchplay.engine.group import Training
 from torchplay.engine.run import resolve_device
+from torchplay.serve.fairness import FairQueue
 from torchplay.spec.model import ExperimentSpec
 
 
@@ -102,7 +104,7 @@ class Runner:
         self.compile = compile  # runs side by side: see compiled.py
         self._ids = itertools.count(1)
         self._handles: dict[int, SessionHandle] = {}
-        self._runnable: deque[SessionHandle] = deque()
+        self._runnable: FairQueue[SessionHandle] = FairQueue()  # least compute time first
         self._cond = threading.Condition()
         self._stopping = False
         self._workers = [threading.Thread(target=self._work, name=f"torchplay-worker-{i}",
@@ -113,6 +115,12 @@ class Runner:
     @property
     def session_count(self) -> int:
         return len(self._handles)
+
+    @property
+    def training_count(self) -> int:
+        """Sessions whose run is training now (not paused, finished or diverged)."""
+        with self._cond:
+            return sum(1 for h in self._handles.values() if h is not None and h.session.running)
 
     def open(self, spec: ExperimentSpec, fps: float, notify: Callable[[], None],
              run: bool = True, variants: list[ExperimentSpec] | None = None) -> SessionHandle:
@@ -158,6 +166,7 @@ class Runner:
         with self._cond:
             handle.closed = True
             self._handles.pop(handle.id, None)
+            self._runnable.forget(handle)
 
     def shutdown(self) -> None:
         with self._cond:
@@ -173,7 +182,7 @@ class Runner:
         """Queue a handle that has something to do (caller holds the lock)."""
         if not handle.queued and not handle.closed:
             handle.queued = True
-            self._runnable.append(handle)
+            self._runnable.push(handle)
             self._cond.notify()
 
     def _work(self) -> None:
@@ -183,17 +192,20 @@ class Runner:
                     self._cond.wait()
                 if self._stopping:
                     return
-                handle = self._runnable.popleft()
+                handle = self._runnable.pop()
                 commands = list(handle.commands)
                 handle.commands.clear()
+            started = time.thread_time()  # CPU time: not the GIL's or other jobs' share
             try:
                 self._run_slice(handle, commands)
             except Exception as error:  # a bug in one session must not stop the worker
                 handle.session.running = False
+                message = f"training failed: {error!r}"  # in the wire's error shape
                 handle.mailbox.put_message({"type": "error", "code": "internal",
-                                            "message": f"training failed: {error!r}",
-                                            "field": None})
+                                            "message": message, "field": None,
+                                            "errors": [{"field": "", "message": message}]})
             with self._cond:
+                self._runnable.charge(handle, time.thread_time() - started)
                 handle.queued = False
                 busy = handle.commands or handle.session.wants_work or handle.force_frame
                 if busy and not handle.closed:

@@ -7,7 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from torchplay.spec.model import ExperimentSpec
+from torchplay.spec.model import (
+    ACTIVATION_COST,
+    MAX_FRAME_WORK,
+    MAX_STEP_WORK,
+    ExperimentSpec,
+)
 
 INTRO = """# ExperimentSpec: every field
 
@@ -24,6 +29,14 @@ Rules across fields:
 - The output layer is added by the engine: one unit for regression and `bce`, one per class for
   `cross_entropy`.
 - A network may have at most 2,000,000 parameters in all (besides the per-field limits).
+- Compute limits, so that no step or frame holds a training thread for long (~100 ms here).
+  A point costs the network's parameters plus {act} for each value a hidden layer outputs
+  (a Linear's units, and as many again for each activation, normalisation or dropout after
+  it). A step may cost at most {step:,} (points in its batch, at most the training set, x a
+  point's cost), refused at `training.batch_size`; a frame at most {frame:,} ((data points +
+  grid cells + neuron-map cells) x a point's cost, where a 2-D grid has `grid`² cells and a
+  neuron map `neuron_grid`²), refused at `probes.grid`. A saved experiment or link over a
+  limit is refused with that error when it is opened.
 - During a run, `update` may change only `optimizer`, `schedule`, `regularization`, `probes`,
   `training.batch_size` and `training.epochs`.
 
@@ -109,7 +122,8 @@ def _section(schema: dict[str, Any], name: str, model: dict[str, Any], lines: li
 
 def render(noise_rows: dict[str, str]) -> str:
     schema = ExperimentSpec.model_json_schema()
-    lines = [INTRO]
+    lines = [INTRO.replace("{step:,}", f"{MAX_STEP_WORK:,}").replace(
+        "{frame:,}", f"{MAX_FRAME_WORK:,}").replace("{act}", str(ACTIVATION_COST))]
     defs = schema["$defs"]
     for name, node in schema["properties"].items():
         target = _resolve(schema, node)

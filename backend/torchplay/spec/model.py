@@ -22,6 +22,20 @@ MAX_LIBRARY_POINTS = 60_000  # the standard MNIST training set
 MAX_GRID = 200
 MAX_PARAMETERS = 2_000_000
 MAX_EPOCHS = 1_000_000
+# Compute limits, so that no unit of work holds a training thread for long: ~100 ms of one core
+# of the 2-vCPU machine in MEASURED.md. A point costs its parameters (multiply-adds) plus
+# ACTIVATION_COST for each value a hidden layer outputs (elementwise work: bias, tanh, their
+# backward); a step costs that times the points in its batch, a frame times the points it
+# evaluates (every train and test point, grid cell and neuron-map cell). Fitted in CPU time
+# over [u, u] tanh layers, u = 64..512, 20,000 points: a step does 1.3-1.9e10 such units a
+# second, a frame 4.8-5.2e10, so the limits below are ~70 and ~80 ms.
+ACTIVATION_COST = 128
+MAX_STEP_WORK = 1_000_000_000
+MAX_FRAME_WORK = 4_000_000_000
+# A data set of more than LARGE_VALUES input numbers is "large": its runs share one copy and
+# its frames measure a fixed sample of FRAME_SAMPLE training and FRAME_SAMPLE test points.
+LARGE_VALUES = 2_000_000
+FRAME_SAMPLE = 500
 
 CLASSIFICATION_KINDS = ("circle", "xor", "gauss", "spiral", "moons", "checkerboard")
 # Your own data: the task is the data's own (DrawnSpec.task, TableSpec.task), not the kind's.
@@ -73,7 +87,7 @@ class SpecError(ValueError):
 class Strict(BaseModel):
     """Base for every part of the spec: unknown keys and NaN/inf are errors, not ignored."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
 
 
 DataKind = Literal[
@@ -527,6 +541,7 @@ class ExperimentSpec(Strict):
         if parameter_count(self) > MAX_PARAMETERS:
             raise SpecError("network.layers", f"the network has {parameter_count(self):,} "
                             f"parameters; the limit is {MAX_PARAMETERS:,}")
+        check_compute(self)
         return self
 
     @property
@@ -568,6 +583,61 @@ def parameter_count(spec: ExperimentSpec) -> int:
         elif isinstance(layer, ActivationLayer) and layer.fn == "prelu":
             total += 1
     return total + width * spec.output_dim + spec.output_dim
+
+
+def activation_count(spec: ExperimentSpec) -> int:
+    """Values the hidden layers output for one point, summed over the layers."""
+    width, total = spec.input_dim, 0
+    for layer in spec.network.layers:
+        if isinstance(layer, LinearLayer):
+            width = layer.units
+        total += width
+    return total
+
+
+def point_cost(spec: ExperimentSpec) -> int:
+    """What one point costs a forward pass, in the compute limits' units."""
+    return parameter_count(spec) + ACTIVATION_COST * activation_count(spec)
+
+
+def step_points(spec: ExperimentSpec) -> int:
+    """Points in one training step: the batch, or the whole training set if that is smaller."""
+    return min(spec.training.batch_size, train_count(spec.data))
+
+
+def frame_points(spec: ExperimentSpec) -> int:
+    """Points a frame evaluates: every train and test point, grid cell and neuron-map cell.
+    Image sets draw no plane; a large set's frames measure a fixed sample of FRAME_SAMPLE
+    training and FRAME_SAMPLE test points (engine/largedata.py)."""
+    if spec.data.is_library and train_count(spec.data) * spec.input_dim > LARGE_VALUES:
+        return 2 * FRAME_SAMPLE + (0 if spec.data.is_image else _cells(spec))
+    if spec.data.is_image:
+        return spec.data.points
+    return spec.data.points + _cells(spec)
+
+
+def _cells(spec: ExperimentSpec) -> int:
+    grid, side = spec.probes.grid, spec.probes.neuron_grid
+    return grid + 2 * side if spec.data.is_1d else grid * grid + side * side
+
+
+def check_compute(spec: ExperimentSpec) -> None:
+    """The compute limits per step and per frame (MAX_STEP_WORK, MAX_FRAME_WORK); raises
+    SpecError naming the field to lower."""
+    cost = point_cost(spec)
+    step = step_points(spec) * cost
+    if step > MAX_STEP_WORK:
+        raise SpecError("training.batch_size", f"one step would cost {step_points(spec):,} "
+                        f"points x {cost:,} = {step:,}, over the compute limit per step of "
+                        f"{MAX_STEP_WORK:,} (points in a batch x (parameters + "
+                        f"{ACTIVATION_COST} x hidden-layer outputs)); lower the batch size or "
+                        "the network's size")
+    frame = frame_points(spec) * cost
+    if frame > MAX_FRAME_WORK:
+        raise SpecError("probes.grid", f"one frame would cost {frame_points(spec):,} points "
+                        f"(data, grid and neuron-map cells) x {cost:,} = {frame:,}, over the "
+                        f"compute limit per frame of {MAX_FRAME_WORK:,}; lower probes.grid, "
+                        "probes.neuron_grid, data.points or the network's size")
 
 
 def merge_patch(base: Any, patch: Any) -> Any:
@@ -614,7 +684,9 @@ def migrate(raw: dict[str, Any], steps: Mapping[int, Migration] | None = None,
     Raises SpecError('version')."""
     steps = MIGRATIONS if steps is None else steps
     version = raw.get("version", current)
-    if not isinstance(version, int) or isinstance(version, bool):
+    if isinstance(version, bool):  # Literal[1] would take True, which equals 1
+        raise SpecError("version", "Input should be a valid integer, not a boolean")
+    if not isinstance(version, int):
         return raw  # not a version number: validation names the field
     if version > current:
         raise SpecError("version", f"spec version {version} is newer than this server's "
