@@ -1,16 +1,18 @@
-"""The `torchplay` command: start the server and print where it listens."""
+"""The `torchplay` command: start the server and print where it listens; or, as
+`torchplay copy-store` / `torchplay delete-experiment`, work on a store (store/commands.py)."""
 
 from __future__ import annotations
 
 import argparse
 import socket
+import sys
 import webbrowser
-from pathlib import Path
 
 import uvicorn
 
 from torchplay.api.app import create_app
 from torchplay.settings import Settings
+from torchplay.store.commands import COMMANDS
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[Settings, bool]:
@@ -24,8 +26,19 @@ def parse_args(argv: list[str] | None = None) -> tuple[Settings, bool]:
     parser.add_argument("--device", default=defaults.device,
                         choices=("auto", "cpu", "cuda", "mps"),
                         help="device for runs that ask for auto (default %(default)s)")
-    parser.add_argument("--db", type=Path, default=defaults.db,
-                        help="SQLite file for saved experiments (default %(default)s)")
+    parser.add_argument("--db", default=defaults.db,
+                        help="saved experiments: a SQLite file, or a postgresql:// URL that "
+                        "replicas share (default %(default)s)")
+    parser.add_argument("--trusted-proxy", default=defaults.trusted_proxy, metavar="ADDRESSES",
+                        help="comma-separated addresses/networks of reverse proxies whose "
+                        "X-Forwarded-For names the client (default: none)")
+    for flag, what in (("--saves-per-minute", "saves a minute per owner token"),
+                       ("--client-saves-per-minute", "saves a minute per client address"),
+                       ("--bytes-per-owner", "bytes stored per owner token"),
+                       ("--bytes-per-client", "bytes stored per client address"),
+                       ("--storage-cap", "bytes the whole store may hold")):
+        parser.add_argument(flag, type=int, default=getattr(defaults, flag[2:].replace("-", "_")),
+                            help=f"{what}, 0 for no limit (default %(default)s)")
     parser.add_argument("--workers", type=int, default=defaults.workers,
                         help="training threads (default %(default)s)")
     parser.add_argument("--max-sessions", type=int, default=defaults.max_sessions,
@@ -41,7 +54,10 @@ def parse_args(argv: list[str] | None = None) -> tuple[Settings, bool]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    settings, opening = parse_args(argv)
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] and args[0] in COMMANDS:
+        raise SystemExit(COMMANDS[args[0]](args[1:]))
+    settings, opening = parse_args(args)
     # IPPROTO_TCP named: asyncio sets TCP_NODELAY only on sockets that say so, and without it
     # a frame written right after another waits ~40 ms for the client's delayed ACK (Nagle).
     sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET,
@@ -56,6 +72,7 @@ def main(argv: list[str] | None = None) -> None:
     if opening:
         webbrowser.open(url)
     # Frames are mostly base64 already; deflate would cost ~1 ms of server CPU per frame.
+    # proxy_headers off: X-Forwarded-For is read only from --trusted-proxy (api/clients.py).
     config = uvicorn.Config(create_app(settings), log_level="warning",
-                            ws_per_message_deflate=False)
+                            ws_per_message_deflate=False, proxy_headers=False)
     uvicorn.Server(config).run(sockets=[sock])

@@ -81,6 +81,8 @@ class Save(Message):
     type: Literal["save"]
     name: str = Field("", max_length=MAX_NAME, description="Title shown with the experiment.")
     note: str = Field("", max_length=MAX_NOTE, description="Free text shown with it.")
+    token: str | None = Field(None, max_length=64, description="The owner token of earlier "
+                              "saves; absent or null: the `saved` reply carries a new one.")
 
 
 class CheckGradients(Message):

@@ -37,14 +37,17 @@ from torchplay.engine.session import resolve_device
 from torchplay.lessons.gradcheck import check_now
 from torchplay.serve.runner import Mailbox, Runner, RunnerFull, SessionHandle
 from torchplay.spec.model import ExperimentSpec, SpecError, apply_patch, patched
+from torchplay.store.access import Saver
 from torchplay.store.experiments import Store
 
 
 class Connection:
     """One client's socket and, once it has sent 'start', its session."""
 
-    def __init__(self, ws: WebSocket, runner: Runner, store: Store | None = None) -> None:
+    def __init__(self, ws: WebSocket, runner: Runner, store: Store | None = None,
+                 client: str = "") -> None:
         self.ws = ws
+        self.client = client  # the client's address, for the store's quotas
         self.runner = runner
         self.store = store
         self.loop = asyncio.get_running_loop()
@@ -157,8 +160,9 @@ class Connection:
             self.reply(error("not_supported", "save stores a single run; runs trained side "
                              "by side cannot be saved as one", "type"))
         elif isinstance(message, Save):  # awaited: later messages wait until it is stored
+            saver = Saver(message.token, self.client)
             self.reply(await save_live_run(self.runner, self.store, self.handle, message.name,
-                                           message.note))
+                                           message.note, saver))
         elif isinstance(message, CheckGradients):
             self.reply(await self.check_gradients(self.handle, message))
         else:

@@ -23,6 +23,10 @@ MIGRATION_LOCK = 0x746F7263  # any constant: the advisory lock that serialises m
 WRITE_LOCK = 0x746F7264  # ... and the one that serialises quota checks with their insert
 
 
+class StoreUnavailable(RuntimeError):
+    """The database cannot be reached (PostgreSQL down or unreachable); nothing was written."""
+
+
 class Cursor(Protocol):
     description: Any
 
@@ -37,6 +41,7 @@ class Backend(ABC):
     """One database connection, safe to share between threads, and its dialect."""
 
     name: str
+    lost: tuple[type[BaseException], ...] = ()  # errors that mean the connection is gone
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -74,13 +79,17 @@ class Backend(ABC):
         Write transactions are serialised across every process sharing the database, so a
         quota checked in one holds when its insert commits."""
         with self._lock:
-            self._begin(write)
             try:
-                yield self
-            except BaseException:
-                self._rollback()
-                raise
-            self._commit()
+                self._begin(write)
+                try:
+                    yield self
+                except BaseException:
+                    self._rollback()
+                    raise
+                self._commit()
+            except self.lost as exc:
+                raise StoreUnavailable(f"the database cannot be reached ({exc}); try again "
+                                       "shortly") from exc
 
 
 class SQLiteBackend(Backend):
@@ -137,6 +146,7 @@ class PostgresBackend(Backend):
             raise RuntimeError("a PostgreSQL --db needs psycopg: pip install "
                                "'torchplay[postgres]'") from exc
         self.psycopg = psycopg
+        self.lost = (psycopg.OperationalError,)
         self.url = url
         self.db = self._connect()
 
