@@ -10,7 +10,6 @@ import webbrowser
 
 import uvicorn
 
-from torchplay.api.app import create_app
 from torchplay.settings import Settings
 from torchplay.store.commands import COMMANDS
 
@@ -58,6 +57,8 @@ def main(argv: list[str] | None = None) -> None:
     if args[:1] and args[0] in COMMANDS:
         raise SystemExit(COMMANDS[args[0]](args[1:]))
     settings, opening = parse_args(args)
+    from torchplay.api.app import create_app  # here: the store commands need no torch
+
     # IPPROTO_TCP named: asyncio sets TCP_NODELAY only on sockets that say so, and without it
     # a frame written right after another waits ~40 ms for the client's delayed ACK (Nagle).
     sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET,
