@@ -1,0 +1,261 @@
+"""Past one machine, with the real parts and no Docker: a throwaway PostgreSQL cluster, three
+torchplay replicas sharing it, and nginx in front (deploy/nginx.conf.template, rendered and
+flagged by deploy/topology.py exactly as the plain-process topology runs it).
+
+Saved experiments open, export and fork through any replica; owners edit and delete through
+any; quotas hold across replicas; a WebSocket through the proxy trains; a replica killed
+mid-run closes its clients' sockets while the other replicas' runs go on, its clients start
+again through the proxy, and saved links keep opening. compose.yaml is checked to use the
+same nginx file and replica flags.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from websockets.exceptions import ConnectionClosed
+from wsclient import TIMEOUT, Client, connect_to, health, mlp
+
+pytestmark = pytest.mark.anyio
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC = {"data": {"kind": "circle", "noise": 0.1}, "network": {"layers": mlp(6)},
+        "optimizer": {"kind": "sgd", "lr": 0.1}, "training": {"epochs": 3}}
+ENDLESS = {**SPEC, "training": {"epochs": None}}
+
+
+def load_topology() -> Any:
+    spec = importlib.util.spec_from_file_location("topology", ROOT / "deploy" / "topology.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+topology = load_topology()
+
+
+@dataclass
+class Deployment:
+    replicas: list[Any]  # tests/conftest.py's Server, each reached directly
+    proxy: Any  # an object with .url and .ws_url, for nginx
+
+    def replica_of_sessions(self) -> list[int]:
+        return [health(replica)["sessions"] for replica in self.replicas]
+
+
+@dataclass
+class Proxy:
+    url: str
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http://", "ws://") + "/ws"
+
+
+def wait_until_ready(replica: Any) -> None:
+    """Until the replica answers (bounded): it prints its address before it has opened the
+    store, and three replicas starting on a busy 2-core machine take a while."""
+    deadline = time.monotonic() + 3 * TIMEOUT
+    while True:
+        try:
+            httpx.get(replica.url + "/api/health", timeout=TIMEOUT).raise_for_status()
+            return
+        except httpx.TransportError:
+            assert time.monotonic() < deadline, f"{replica.url} did not answer"
+            assert replica.process.poll() is None, "a replica exited"
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Until nginx accepts connections (bounded); fail with its log if it exits."""
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"nginx exited: {log.read_text()}"
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)  # poll interval of a bounded wait, not a synchronisation
+    raise AssertionError(f"nginx did not listen within {TIMEOUT} s: {log.read_text()}")
+
+
+@pytest.fixture(scope="module")
+def deployment(request: pytest.FixtureRequest) -> Iterator[Deployment]:
+    if shutil.which("nginx") is None:
+        raise RuntimeError("nginx is not installed (apt-get install nginx; .ci/run does)")
+    root = request.config.pluginmanager.get_plugin(str(ROOT / "tests" / "conftest.py"))
+    url = request.getfixturevalue("postgres").database()
+    ports = [topology.free_port() for _ in range(3)]
+    with ThreadPoolExecutor(3) as pool:  # start together, as a deployment's replicas do
+        replicas = list(pool.map(lambda port: root.start_server(
+            url, *topology.replica_args(port, url), "--saves-per-minute", "3"), ports))
+        list(pool.map(wait_until_ready, replicas))
+    prefix = Path(tempfile.mkdtemp(prefix="torchplay-nginx-"))
+    listen = topology.free_port()
+    log = prefix / "stderr"
+    with log.open("wb") as sink:
+        nginx = subprocess.Popen(topology.prepare_nginx(prefix, f"127.0.0.1:{listen}",
+                                                        [r.url[len("http://"):]
+                                                         for r in replicas]),
+                                 stdout=sink, stderr=sink)
+    try:
+        wait_for_port(listen, nginx, log)
+        yield Deployment(replicas, Proxy(f"http://127.0.0.1:{listen}"))
+    finally:
+        nginx.terminate()
+        nginx.wait(timeout=TIMEOUT)
+        for replica in replicas:
+            root.stop_server(replica)
+        shutil.rmtree(prefix, ignore_errors=True)
+
+
+async def http(where: Any, method: str, path: str, token: str | None = None,
+               **kwargs: Any) -> httpx.Response:
+    headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=where.url, timeout=TIMEOUT) as client:
+        return await client.request(method, path, headers=headers, **kwargs)
+
+
+async def train_and_save(client: Client, name: str) -> dict[str, Any]:
+    await client.start(SPEC, fps=20)
+    await client.event("finished")
+    await client.send({"type": "save", "name": name})
+    saved = await client.until(lambda m: m["type"] in ("saved", "error"), "saved")
+    assert saved["type"] == "saved", saved
+    return saved
+
+
+async def test_what_one_replica_saved_opens_exports_and_forks_through_the_others_and_its_owner_deletes_it_through_a_third(  # noqa: E501
+        deployment: Deployment) -> None:
+    first, second, third = deployment.replicas
+    async with connect_to(deployment.proxy) as client:  # a WebSocket through nginx trains
+        saved = await train_and_save(client, "through the proxy")
+    token, path = saved["token"], f"/api/experiments/{saved['id']}"
+    answers = [await http(replica, "GET", path) for replica in deployment.replicas]
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert answers[0].json() == answers[1].json() == answers[2].json()
+    assert answers[0].json()["run"]["history"]["steps"]["loss"] == client.steps["loss"]
+    for export in ("spec.json", "metrics.csv", "weights.pt", "script.py"):
+        files = [(await http(replica, "GET", f"{path}/{export}")).content
+                 for replica in deployment.replicas]
+        assert files[0] and files[0] == files[1] == files[2], export
+    page = await http(second, "GET", saved["url"])
+    assert page.status_code == 200 and "<!doctype html>" in page.text.lower()
+
+    # Fork through the second: its spec runs there, and saved there with the owner's token.
+    spec = answers[1].json()["spec"]
+    async with connect_to(second) as fork:
+        await fork.start(spec, fps=20)
+        finished = await fork.event("finished")
+        assert finished["epoch"] == 3
+    forked = await http(second, "POST", "/api/experiments", token, json={"spec": spec})
+    assert forked.status_code == 201 and forked.json()["token"] is None
+
+    renamed = await http(first, "PATCH", path, token, json={"name": "renamed on the first"})
+    assert renamed.status_code == 200
+    assert (await http(third, "GET", path)).json()["name"] == "renamed on the first"
+    assert (await http(third, "DELETE", path)).status_code == 403
+    assert (await http(third, "DELETE", path, token)).status_code == 204
+    for replica in deployment.replicas:
+        assert (await http(replica, "GET", path)).status_code == 404
+    assert (await http(first, "GET", f"/api/experiments/{forked.json()['id']}")).status_code \
+        == 200
+
+
+async def test_saves_per_minute_hold_across_replicas(deployment: Deployment) -> None:
+    """Started with --saves-per-minute 3: three saves of one token through three replicas,
+    and a fourth through any of them is refused."""
+    first = await http(deployment.replicas[0], "POST", "/api/experiments", json={"spec": SPEC})
+    token = first.json()["token"]
+    for replica in deployment.replicas[1:]:
+        again = await http(replica, "POST", "/api/experiments", token, json={"spec": SPEC})
+        assert again.status_code == 201
+    refused = await http(deployment.proxy, "POST", "/api/experiments", token,
+                         json={"spec": SPEC})
+    assert refused.status_code == 429 and refused.json()["code"] == "rate_limited"
+
+
+async def test_a_replica_killed_mid_run_closes_its_clients_sockets_while_the_others_train_on(
+        deployment: Deployment) -> None:
+    async with connect_to(deployment.proxy) as client:
+        link = (await train_and_save(client, "kept"))["url"]
+    clients: list[tuple[Client, int, Any]] = []  # client, its replica, its context
+    try:
+        # Connect through the proxy until runs live on at least two replicas; which replica
+        # took each is read from the replicas' own session counts.
+        for _ in range(6):
+            before = deployment.replica_of_sessions()
+            context = connect_to(deployment.proxy)
+            opened = await context.__aenter__()
+            await opened.start(ENDLESS, fps=10)
+            after = deployment.replica_of_sessions()
+            took = [i for i, (b, a) in enumerate(zip(before, after, strict=True)) if a == b + 1]
+            assert len(took) == 1, (before, after)
+            clients.append((opened, took[0], context))
+            if len({replica for _, replica, _ in clients}) >= 2:
+                break
+        victim = clients[0][1]
+        doomed = [c for c, replica, _ in clients if replica == victim]
+        others = [c for c, replica, _ in clients if replica != victim]
+        assert doomed and others
+        for c in clients:
+            await c[0].frame(lambda f: f["step"] > 0)
+        deployment.replicas[victim].process.kill()
+        deployment.replicas[victim].process.wait(timeout=TIMEOUT)
+
+        for c in doomed:  # told: the socket closes (nginx drops it with the replica)
+            with pytest.raises(ConnectionClosed):
+                await c.until(lambda m: False, "the close", timeout=TIMEOUT)
+        for c in others:  # ... while the other replicas' runs go on
+            step = c.last_frame["step"]
+            await c.frame(lambda f, s=step: f["step"] > s, "a later frame")
+    finally:
+        for _, _, context in clients:
+            try:
+                await context.__aexit__(None, None, None)
+            except (ConnectionClosed, OSError):
+                pass
+
+    # Its user starts again through the proxy, which routes around the dead replica.
+    async with connect_to(deployment.proxy) as again:
+        await again.start(SPEC, fps=20)
+        assert (await again.event("finished"))["epoch"] == 3
+    for _ in range(2 * len(deployment.replicas)):  # round robin passes the dead one each lap
+        opened = await http(deployment.proxy, "GET", f"/api/experiments/{link[3:]}")
+        assert opened.status_code == 200 and opened.json()["name"] == "kept"
+        page = await http(deployment.proxy, "GET", link)
+        assert page.status_code == 200
+    await asyncio.sleep(0)
+
+
+def test_compose_runs_the_same_nginx_file_and_replica_flags_as_the_plain_processes() -> None:
+    compose = (ROOT / "deploy" / "compose.yaml").read_text()
+    assert "./nginx.conf.template:/etc/torchplay/nginx.conf.template" in compose
+    assert "-c nginx.conf" in compose  # prepare_nginx's command: the same file, as rendered
+    assert topology.prepare_nginx.__doc__ and "nginx.conf" in str(topology.TEMPLATE)
+    command = re.search(r"command: \[torchplay, (.*)\]", compose)
+    assert command is not None
+    flags = [word for word in command.group(1).split(", ") if word.startswith("--")]
+    expected = [word for word in topology.replica_args(8000, "db") if word.startswith("--")]
+    assert flags == expected
+    proxy = compose.split("--trusted-proxy, ")[1].split("]")[0]
+    assert f"ipv4_address: {proxy}" in compose  # the replicas trust exactly nginx
+    upstreams = re.findall(r"server (replica\d):8000 max_fails=1 fail_timeout=5s;", compose)
+    assert upstreams == ["replica1", "replica2", "replica3"]
+    assert all(f"  {name}: *replica" in compose for name in upstreams)
+    rendered = topology.render_nginx("8080", ["a:1"])
+    assert "${" not in rendered and "server a:1 max_fails=1 fail_timeout=5s;" in rendered
