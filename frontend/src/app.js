@@ -18,9 +18,10 @@
  */
 
 import {
-  Client, History, LayerTrace, decodeRecording, isLivePath, patchFor, saveSetup, socketUrl,
-  specPath,
+  Client, History, LayerTrace, RequestError, decodeRecording, isLivePath, patchFor, saveSetup,
+  socketUrl, specPath,
 } from './protocol.js';
+import { forgetToken, ownerToken, remember } from './owner.js';
 import { setPath } from './schema.js';
 import { ErrorBoard } from './fields.js';
 import { fmt } from './format.js';
@@ -61,7 +62,7 @@ export class App {
       spec: structuredClone(boot.spec), run: null, frame: null, history: new History(),
       trace: new LayerTrace(),
       status: { connected: false, running: false, diverged: null, note: boot.note ?? null,
-        pending: false, error: null },
+        pending: false, error: null, lost: false },
       view: { showTest: false, discrete: false, logLoss: true, smoothing: 0.9 },
       hover: null, recorded: null,
       lesson: boot.lesson ?? null, runs: [], selected: 0, pins: [],
@@ -99,6 +100,9 @@ export class App {
       open: () => this.onOpen(),
       close: () => {
         Object.assign(this.state.status, { connected: false, running: false });
+        // The server (or the replica behind a proxy) went away with the run: say so; the
+        // client reconnects, and a new connection starts the spec again, paused.
+        if (this.live) this.state.status.lost = true;
         if (this.live) this.state.run = null;
         this.startsInFlight = 0;
         this.invalidate('status');
@@ -222,14 +226,30 @@ export class App {
   /** Store the experiment and answer its id and page: the live run with its recording
    * (WebSocket `save`), or the setup alone when the server holds no run for this page. */
   async share(name, note) {
-    if (this.live && this.client.connected) return this.client.save(name, note);
-    return saveSetup(this.state.spec, name, note);
+    const save = (token) => (this.live && this.client.connected
+      ? this.client.save(name, note, token) : saveSetup(this.state.spec, name, note, token));
+    let answer;
+    try {
+      answer = await save(ownerToken());
+    } catch (err) {
+      // A token the server does not know (its store was reset): save as a new owner.
+      if (!(err instanceof RequestError && err.code === 'unknown_token')) throw err;
+      forgetToken();
+      answer = await save(null);
+    }
+    remember(answer);
+    return answer;
   }
 
   // --- socket ---------------------------------------------------------------------------
 
   onOpen() {
     this.state.status.connected = true;
+    if (this.state.status.lost) {
+      this.state.status.lost = false;
+      this.state.status.note = 'Reconnected: the run was lost with the connection, so it ' +
+        'starts again from step 0 (paused).';
+    }
     this.invalidate('status');
     // A recording is shown as saved: nothing trains until Run again.
     if (this.state.run?.recorded) return;

@@ -80,7 +80,8 @@ export class RequestError extends Error {
 }
 
 /** Error codes that can only answer a `save`. */
-const SAVE_ERRORS = ['no_session', 'save_failed', 'not_supported'];
+const SAVE_ERRORS = ['no_session', 'save_failed', 'not_supported', 'unknown_token',
+  'rate_limited', 'quota_exceeded', 'storage_full'];
 
 function need(ok, what) {
   if (!ok) throw new ProtocolError(`unexpected message from the server: ${what}`);
@@ -328,15 +329,16 @@ export class Client {
   /**
    * Store the run as it stands: resolves with the `saved` message once the server has it on
    * disk, rejects with a RequestError (`field` "name"/"note" when one of those was refused).
-   * @param {string} name @param {string} note
-   * @returns {Promise<{id: string, url: string, step: number, epoch: number}>}
+   * @param {string} name @param {string} note @param {string|null} token the owner token
+   * @returns {Promise<{id: string, url: string, token: string|null, step: number,
+   *   epoch: number}>}
    */
-  save(name, note) {
+  save(name, note, token = null) {
     if (this.saving) {
       return Promise.reject(new RequestError({ code: 'busy', message: 'a save is under way' }));
     }
     return new Promise((resolve, reject) => {
-      if (!this.send({ type: 'save', name, note })) {
+      if (!this.send({ type: 'save', name, note, token })) {
         reject(new RequestError({ code: 'closed', message: 'not connected to the server' }));
         return;
       }
@@ -412,9 +414,10 @@ export class Client {
 // --- REST (docs/experiments.md) --------------------------------------------------------
 
 /** JSON of a GET or POST; a refusal becomes a RequestError with the server's field. */
-async function request(method, url, body) {
+async function request(method, url, body, headers = {}) {
   const response = await fetch(url, body === undefined ? { method } : {
-    method, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    method, headers: { 'Content-Type': 'application/json', ...headers },
+    body: JSON.stringify(body) });
   if (response.ok) return response;
   let error;
   try {
@@ -472,9 +475,11 @@ export function experimentLinks(id, withRun) {
     weights: withRun ? `${base}/weights.pt` : null };
 }
 
-/** Save a setup without a run (no run on the server to record); answers {id, url}. */
-export async function saveSetup(spec, name, note) {
-  return (await request('POST', '/api/experiments', { spec, name, note })).json();
+/** Save a setup without a run (no run on the server to record); answers {id, url, token}.
+ * @param {string|null} token the owner token of earlier saves, if any */
+export async function saveSetup(spec, name, note, token = null) {
+  return (await request('POST', '/api/experiments', { spec, name, note },
+    token ? { Authorization: `Bearer ${token}` } : {})).json();
 }
 
 /** The standalone training script of an unsaved spec, as a file to download. */

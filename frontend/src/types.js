@@ -17,7 +17,8 @@
  * @property {History} history
  * @property {LayerTrace} trace
  * @property {{connected: boolean, running: boolean, diverged: string|null, note: string|null,
- *             pending: boolean, error: string|null}} status
+ *             pending: boolean, error: string|null, lost?: boolean}} status (lost: the
+ *             connection went away with a live run)
  * @property {{showTest: boolean, discrete: boolean, logLoss: boolean, smoothing: number}} view
  * @property {{column: number, unit: number}|null} hover neuron under the pointer
  * @property {Recorded|null} recorded the saved experiment this page shows (/e/<id>)

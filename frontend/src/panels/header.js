@@ -92,7 +92,11 @@ export function mount(el, store) {
       reset.classList.toggle('attention', Boolean(s.diverged));
       let text = '';
       let tone = '';
-      if (!s.connected) { text = 'Connecting to the server…'; tone = 'warn'; }
+      if (!s.connected) {
+        text = s.lost ? 'Lost the connection to the server, and the run on it; reconnecting…'
+          : 'Connecting to the server…';
+        tone = s.lost ? 'bad' : 'warn';
+      }
       else if (s.diverged) { text = `Diverged: ${s.diverged}`; tone = 'bad'; }
       else if (s.error) { text = s.error; tone = 'bad'; }
       else if (s.note) { text = s.note; tone = 'info'; }
