@@ -245,10 +245,10 @@ export class App {
 
   onOpen() {
     this.state.status.connected = true;
-    if (this.state.status.lost) {
+    if (this.state.status.lost) { // kept past the new run's `ready`, as an opening note is
       this.state.status.lost = false;
-      this.state.status.note = 'Reconnected: the run was lost with the connection, so it ' +
-        'starts again from step 0 (paused).';
+      this.openingNote = 'Reconnected: the lost run starts over from step 0.';
+      this.state.status.note = this.openingNote;
     }
     this.invalidate('status');
     // A recording is shown as saved: nothing trains until Run again.

@@ -11,24 +11,16 @@ same nginx file and replica flags.
 
 from __future__ import annotations
 
-import asyncio
-import importlib.util
 import re
-import shutil
-import socket
-import subprocess
-import tempfile
-import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from deployment import Deployment, deploy, topology
 from websockets.exceptions import ConnectionClosed
-from wsclient import TIMEOUT, Client, connect_to, health, mlp
+from wsclient import TIMEOUT, Client, connect_to, mlp
 
 pytestmark = pytest.mark.anyio
 
@@ -38,89 +30,11 @@ SPEC = {"data": {"kind": "circle", "noise": 0.1}, "network": {"layers": mlp(6)},
 ENDLESS = {**SPEC, "training": {"epochs": None}}
 
 
-def load_topology() -> Any:
-    spec = importlib.util.spec_from_file_location("topology", ROOT / "deploy" / "topology.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-topology = load_topology()
-
-
-@dataclass
-class Deployment:
-    replicas: list[Any]  # tests/conftest.py's Server, each reached directly
-    proxy: Any  # an object with .url and .ws_url, for nginx
-
-    def replica_of_sessions(self) -> list[int]:
-        return [health(replica)["sessions"] for replica in self.replicas]
-
-
-@dataclass
-class Proxy:
-    url: str
-
-    @property
-    def ws_url(self) -> str:
-        return self.url.replace("http://", "ws://") + "/ws"
-
-
-def wait_until_ready(replica: Any) -> None:
-    """Until the replica answers (bounded): it prints its address before it has opened the
-    store, and three replicas starting on a busy 2-core machine take a while."""
-    deadline = time.monotonic() + 3 * TIMEOUT
-    while True:
-        try:
-            httpx.get(replica.url + "/api/health", timeout=TIMEOUT).raise_for_status()
-            return
-        except httpx.TransportError:
-            assert time.monotonic() < deadline, f"{replica.url} did not answer"
-            assert replica.process.poll() is None, "a replica exited"
-
-
-def wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    """Until nginx accepts connections (bounded); fail with its log if it exits."""
-    deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"nginx exited: {log.read_text()}"
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)  # poll interval of a bounded wait, not a synchronisation
-    raise AssertionError(f"nginx did not listen within {TIMEOUT} s: {log.read_text()}")
-
-
 @pytest.fixture(scope="module")
 def deployment(request: pytest.FixtureRequest) -> Iterator[Deployment]:
-    if shutil.which("nginx") is None:
-        raise RuntimeError("nginx is not installed (apt-get install nginx; .ci/run does)")
-    root = request.config.pluginmanager.get_plugin(str(ROOT / "tests" / "conftest.py"))
-    url = request.getfixturevalue("postgres").database()
-    ports = [topology.free_port() for _ in range(3)]
-    with ThreadPoolExecutor(3) as pool:  # start together, as a deployment's replicas do
-        replicas = list(pool.map(lambda port: root.start_server(
-            url, *topology.replica_args(port, url), "--saves-per-minute", "3"), ports))
-        list(pool.map(wait_until_ready, replicas))
-    prefix = Path(tempfile.mkdtemp(prefix="torchplay-nginx-"))
-    listen = topology.free_port()
-    log = prefix / "stderr"
-    with log.open("wb") as sink:
-        nginx = subprocess.Popen(topology.prepare_nginx(prefix, f"127.0.0.1:{listen}",
-                                                        [r.url[len("http://"):]
-                                                         for r in replicas]),
-                                 stdout=sink, stderr=sink)
-    try:
-        wait_for_port(listen, nginx, log)
-        yield Deployment(replicas, Proxy(f"http://127.0.0.1:{listen}"))
-    finally:
-        nginx.terminate()
-        nginx.wait(timeout=TIMEOUT)
-        for replica in replicas:
-            root.stop_server(replica)
-        shutil.rmtree(prefix, ignore_errors=True)
+    """Three replicas (started with --saves-per-minute 3) behind nginx, on a new database."""
+    with deploy(request, 3, "--saves-per-minute", "3") as running:
+        yield running
 
 
 async def http(where: Any, method: str, path: str, token: str | None = None,
@@ -198,11 +112,11 @@ async def test_a_replica_killed_mid_run_closes_its_clients_sockets_while_the_oth
         # Connect through the proxy until runs live on at least two replicas; which replica
         # took each is read from the replicas' own session counts.
         for _ in range(6):
-            before = deployment.replica_of_sessions()
+            before = deployment.sessions()
             context = connect_to(deployment.proxy)
             opened = await context.__aenter__()
             await opened.start(ENDLESS, fps=10)
-            after = deployment.replica_of_sessions()
+            after = deployment.sessions()
             took = [i for i, (b, a) in enumerate(zip(before, after, strict=True)) if a == b + 1]
             assert len(took) == 1, (before, after)
             clients.append((opened, took[0], context))
@@ -239,7 +153,6 @@ async def test_a_replica_killed_mid_run_closes_its_clients_sockets_while_the_oth
         assert opened.status_code == 200 and opened.json()["name"] == "kept"
         page = await http(deployment.proxy, "GET", link)
         assert page.status_code == 200
-    await asyncio.sleep(0)
 
 
 def test_compose_runs_the_same_nginx_file_and_replica_flags_as_the_plain_processes() -> None:

@@ -93,7 +93,7 @@ export function mount(el, store) {
       let text = '';
       let tone = '';
       if (!s.connected) {
-        text = s.lost ? 'Lost the connection to the server, and the run on it; reconnecting…'
+        text = s.lost ? 'Connection lost, and its run; reconnecting…'
           : 'Connecting to the server…';
         tone = s.lost ? 'bad' : 'warn';
       }
