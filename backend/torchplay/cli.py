@@ -10,6 +10,7 @@ import webbrowser
 
 import uvicorn
 
+from torchplay.api.clients import parse_trusted
 from torchplay.settings import Settings
 from torchplay.store.commands import COMMANDS
 
@@ -47,6 +48,10 @@ def parse_args(argv: list[str] | None = None) -> tuple[Settings, bool]:
                         "in the background (default %(default)s)")
     parser.add_argument("--open", action="store_true", help="open the page in a browser")
     args = parser.parse_args(argv)
+    try:
+        parse_trusted(args.trusted_proxy)
+    except ValueError as exc:
+        parser.error(str(exc))
     options = vars(args)
     opening = options.pop("open")
     return Settings(**options), opening

@@ -86,7 +86,9 @@ MIGRATIONS: tuple[str | tuple[str, ...], ...] = (
     ),
 )
 COLUMNS = "id, created, name, note, spec, spec_version, run, weights, owner, client, bytes"
-# Tables `torchplay copy-store` copies, in an order that keeps references valid.
+# Tables `torchplay copy-store` copies, in an order that keeps references valid. A new table:
+# append its migration (in the common SQL above) and name it here; methods that use it open
+# `self._transaction()` and call `db.execute(sql, params)` as with sqlite3.
 COPIED_TABLES = ("owners", "experiments")
 
 ID_BYTES = 12  # 96 random bits: 16 URL-safe characters
