@@ -63,6 +63,20 @@ def test_a_sqlite_file_is_made_with_its_folder(tmp_path: Path) -> None:
     store.close()
 
 
+def test_replicas_opening_a_new_store_together_make_its_schema_once(db_location: str) -> None:
+    opened: list[Store] = []
+    threads = [threading.Thread(target=lambda: opened.append(Store(db_location)))
+               for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(opened) == 4 and {store.schema_version for store in opened} == {SCHEMA_VERSION}
+    assert opened[0].get(opened[3].save(new()).id) is not None
+    for store in opened:
+        store.close()
+
+
 def test_a_store_of_schema_version_1_is_upgraded_in_place(db_location: str) -> None:
     old = connect(db_location)  # what torchplay wrote before saved experiments
     with old.transaction(write=True) as db:

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
-MIGRATION_LOCK = 0x746F7263  # any constant: the advisory lock that serialises migrations
-WRITE_LOCK = 0x746F7264  # ... and the one that serialises quota checks with their insert
+# Any constant: the advisory lock that serialises write transactions across replicas (quota
+# checks with their insert, migrations).
+WRITE_LOCK = 0x746F7264
 
 
 class StoreUnavailable(RuntimeError):
@@ -177,10 +178,6 @@ class PostgresBackend(Backend):
     def _rollback(self) -> None:
         if not (self.db.closed or self.db.broken):
             self.db.execute("ROLLBACK")
-
-    def lock_migrations(self) -> None:
-        """Replicas starting together upgrade the schema one at a time."""
-        self.db.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
 
     def table_exists(self, name: str) -> bool:
         return self.db.execute("SELECT to_regclass(%s) IS NOT NULL",

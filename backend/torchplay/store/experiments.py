@@ -40,7 +40,7 @@ from torchplay.store.access import (
     unknown_token,
     valid_token,
 )
-from torchplay.store.backends import Backend, PostgresBackend, connect
+from torchplay.store.backends import Backend, connect
 
 SCHEMA_VERSION = 3
 
@@ -151,19 +151,18 @@ class Store:
     def __init__(self, location: str | Path, limits: Limits | None = None) -> None:
         self.backend = connect(location)
         self.limits = limits or Limits()
-        self._migrate()
-
-    @property
-    def location(self) -> str:
-        return str(self.backend)
+        try:
+            self._migrate()
+        except BaseException:
+            self.backend.close()
+            raise
 
     def _transaction(self, write: bool = False) -> AbstractContextManager[Backend]:
         return self.backend.transaction(write)
 
     def _migrate(self) -> None:
+        # A write transaction: replicas starting together upgrade one at a time, and once.
         with self._transaction(write=True) as db:
-            if isinstance(db, PostgresBackend):
-                db.lock_migrations()
             version = self._version(db)
             if version > SCHEMA_VERSION:
                 raise RuntimeError(f"{db} has schema version {version}, newer than this "
