@@ -50,6 +50,9 @@ def render_nginx(listen: str, addresses: list[str]) -> str:
 def prepare_nginx(prefix: Path, listen: str, addresses: list[str]) -> list[str]:
     """Write the config under `prefix`; the command that runs nginx on it (in the foreground)."""
     (prefix / "tmp").mkdir(parents=True, exist_ok=True)
+    # Started as root, nginx's workers run as an unprivileged user that must reach the temp
+    # folders (bodies and responses too large for memory go there).
+    prefix.chmod(0o755)
     (prefix / "nginx.conf").write_text(render_nginx(listen, addresses))
     return ["nginx", "-p", f"{prefix}/", "-c", "nginx.conf"]
 

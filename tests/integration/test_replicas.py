@@ -12,13 +12,14 @@ same nginx file and replica flags.
 from __future__ import annotations
 
 import re
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from deployment import Deployment, deploy, topology
+from deployment import Deployment, deploy, topology, wait_for_port
 from websockets.exceptions import ConnectionClosed
 from wsclient import TIMEOUT, Client, connect_to, mlp
 
@@ -39,7 +40,9 @@ def deployment(request: pytest.FixtureRequest) -> Iterator[Deployment]:
 
 async def http(where: Any, method: str, path: str, token: str | None = None,
                **kwargs: Any) -> httpx.Response:
-    headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+    headers = kwargs.pop("headers", {})
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
     async with httpx.AsyncClient(base_url=where.url, timeout=TIMEOUT) as client:
         return await client.request(method, path, headers=headers, **kwargs)
 
@@ -64,9 +67,9 @@ async def test_what_one_replica_saved_opens_exports_and_forks_through_the_others
     assert answers[0].json() == answers[1].json() == answers[2].json()
     assert answers[0].json()["run"]["history"]["steps"]["loss"] == client.steps["loss"]
     for export in ("spec.json", "metrics.csv", "weights.pt", "script.py"):
-        files = [(await http(replica, "GET", f"{path}/{export}")).content
-                 for replica in deployment.replicas]
-        assert files[0] and files[0] == files[1] == files[2], export
+        files = [(await http(where, "GET", f"{path}/{export}")).content
+                 for where in (*deployment.replicas, deployment.proxy)]
+        assert files[0] and files[0] == files[1] == files[2] == files[3], export
     page = await http(second, "GET", saved["url"])
     assert page.status_code == 200 and "<!doctype html>" in page.text.lower()
 
@@ -153,6 +156,34 @@ async def test_a_replica_killed_mid_run_closes_its_clients_sockets_while_the_oth
         assert opened.status_code == 200 and opened.json()["name"] == "kept"
         page = await http(deployment.proxy, "GET", link)
         assert page.status_code == 200
+
+
+async def test_bodies_over_the_limits_get_the_error_shape_from_torchplay_or_from_nginx(
+        deployment: Deployment) -> None:
+    for size, message in ((1_100_000, "the limit is 1,000,000"), (3_000_000, "proxy limit")):
+        answer = await http(deployment.proxy, "POST", "/api/experiments",
+                            content=b'{"note": "' + b"x" * size + b'"}',
+                            headers={"content-type": "application/json"})
+        assert answer.status_code == 413
+        assert answer.json()["code"] == "too_large" and message in answer.json()["message"]
+
+
+def test_with_no_replica_answering_nginx_says_so_in_the_error_shape(tmp_path: Path) -> None:
+    listen = topology.free_port()
+    log = tmp_path / "stderr"
+    with log.open("wb") as sink:
+        nginx = subprocess.Popen(topology.prepare_nginx(
+            tmp_path, f"127.0.0.1:{listen}", [f"127.0.0.1:{topology.free_port()}"]),
+            stdout=sink, stderr=sink)
+    try:
+        wait_for_port(listen, nginx, log)
+        answer = httpx.get(f"http://127.0.0.1:{listen}/api/health", timeout=TIMEOUT)
+        assert answer.status_code == 503
+        assert answer.json()["code"] == "unavailable"
+        assert "no torchplay server is answering" in answer.json()["message"]
+    finally:
+        nginx.terminate()
+        nginx.wait(timeout=TIMEOUT)
 
 
 def test_compose_runs_the_same_nginx_file_and_replica_flags_as_the_plain_processes() -> None:
