@@ -16,6 +16,7 @@ functions here.
 from __future__ import annotations
 
 import argparse
+import shlex
 import shutil
 import signal
 import socket
@@ -70,12 +71,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--listen", default="127.0.0.1:8080", help="nginx's address")
     parser.add_argument("--first-port", type=int, default=8101,
                         help="replicas listen on loopback from this port up")
-    parser.add_argument("--torchplay", default="torchplay", help="the torchplay command")
+    parser.add_argument("--torchplay", default="torchplay",
+                        help="the torchplay command (e.g. 'python -m torchplay')")
     args, extra = parser.parse_known_args(argv)  # extra flags go to every replica
     ports = [args.first_port + i for i in range(args.replicas)]
 
     def start(port: int) -> subprocess.Popen[bytes]:
-        return subprocess.Popen([args.torchplay, *replica_args(port, args.db), *extra])
+        return subprocess.Popen([*shlex.split(args.torchplay), *replica_args(port, args.db),
+                                 *extra])
 
     replicas = {port: start(port) for port in ports}
     prefix = Path(tempfile.mkdtemp(prefix="torchplay-nginx-"))

@@ -11,15 +11,19 @@ same nginx file and replica flags.
 
 from __future__ import annotations
 
+import os
 import re
+import socket
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
-from deployment import Deployment, deploy, topology, wait_for_port
+from deployment import Deployment, deploy, topology, wait_for_port, wait_until_ready
 from websockets.exceptions import ConnectionClosed
 from wsclient import TIMEOUT, Client, connect_to, mlp
 
@@ -203,3 +207,34 @@ def test_compose_runs_the_same_nginx_file_and_replica_flags_as_the_plain_process
     assert all(f"  {name}: *replica" in compose for name in upstreams)
     rendered = topology.render_nginx("8080", ["a:1"])
     assert "${" not in rendered and "server a:1 max_fails=1 fail_timeout=5s;" in rendered
+
+
+def test_the_plain_process_script_runs_as_written(postgres: Any, tmp_path: Path) -> None:
+    """deploy/topology.py itself: two replicas and nginx come up, a save through nginx is
+    stored, and SIGTERM stops every process it started."""
+    listen, first = topology.free_port(), topology.free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "backend")}
+    script = subprocess.Popen(
+        [sys.executable, str(ROOT / "deploy" / "topology.py"), "--db", postgres.database(),
+         "--replicas", "2", "--listen", f"127.0.0.1:{listen}", "--first-port", str(first),
+         "--torchplay", f"{sys.executable} -m torchplay", "--no-compile"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        # wait_until_ready also checks that `process` (here the script) still runs.
+        replicas = [SimpleNamespace(url=f"http://127.0.0.1:{first + i}", process=script)
+                    for i in range(2)]
+        for replica in replicas:
+            wait_until_ready(replica)
+        saved = httpx.post(f"http://127.0.0.1:{listen}/api/experiments", json={"spec": SPEC},
+                           timeout=TIMEOUT)
+        assert saved.status_code == 201
+        for replica in replicas:
+            assert httpx.get(f"{replica.url}{saved.json()['url']}", timeout=TIMEOUT).is_success
+    finally:
+        script.terminate()
+        output, _ = script.communicate(timeout=3 * TIMEOUT)
+    assert script.returncode == 0, output
+    assert f"nginx on 127.0.0.1:{listen} in front of 2 replicas" in output
+    for port in (listen, first, first + 1):
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
