@@ -64,8 +64,8 @@ class Deployment:
 
 
 def wait_until_ready(replica: Any) -> None:
-    """Until the replica answers (bounded): it prints its address before it has opened the
-    store, and replicas starting together on a busy 2-core machine take a while."""
+    """Until a replica started by deploy/topology.py answers (bounded; replicas starting
+    together on a busy 2-core machine take a while), or fail if `process` exits."""
     deadline = time.monotonic() + 3 * WAIT
     while True:
         try:
@@ -101,7 +101,6 @@ def deploy(request: pytest.FixtureRequest, replicas: int, *flags: str) -> Iterat
     with ThreadPoolExecutor(replicas) as pool:  # start together, as a deployment's do
         started = list(pool.map(lambda port: root.start_server(
             url, *topology.replica_args(port, url), *flags), ports))
-        list(pool.map(wait_until_ready, started))
     prefix = Path(tempfile.mkdtemp(prefix="torchplay-nginx-"))
     listen = topology.free_port()
     log = prefix / "stderr"

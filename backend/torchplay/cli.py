@@ -70,15 +70,29 @@ def main(argv: list[str] | None = None) -> None:
                          socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((settings.host, settings.port))
-    sock.listen(2048)  # connections made as soon as the URL is printed wait, not fail
+    sock.listen(2048)  # connections made before the app has started wait, not fail
     host, port = sock.getsockname()[:2]
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     url = f"http://{shown}:{port}/"
-    print(f"torchplay is serving {url}", flush=True)
-    if opening:
-        webbrowser.open(url)
     # Frames are mostly base64 already; deflate would cost ~1 ms of server CPU per frame.
     # proxy_headers off: X-Forwarded-For is read only from --trusted-proxy (api/clients.py).
     config = uvicorn.Config(create_app(settings), log_level="warning",
                             ws_per_message_deflate=False, proxy_headers=False)
-    uvicorn.Server(config).run(sockets=[sock])
+    Announcing(config, url, opening).run(sockets=[sock])
+
+
+class Announcing(uvicorn.Server):
+    """A server that prints its URL (and opens it) once it serves: after the app's start-up
+    (the store opened, its schema upgraded), so whoever waits for the line can use it."""
+
+    def __init__(self, config: uvicorn.Config, url: str, opening: bool) -> None:
+        super().__init__(config)
+        self.url = url
+        self.opening = opening
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            print(f"torchplay is serving {self.url}", flush=True)
+            if self.opening:
+                webbrowser.open(self.url)
