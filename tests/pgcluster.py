@@ -44,18 +44,29 @@ class Cluster:
 
     def _as_owner(self, command: list[str]) -> None:
         prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        done = subprocess.run(prefix + command, capture_output=True, text=True, timeout=120)
+        done = subprocess.run(prefix + command, capture_output=True, text=True, timeout=360)
         if done.returncode != 0:
-            raise RuntimeError(f"{command[0]} failed: {done.stdout}{done.stderr}")
+            log = self.root / "log"
+            tail = log.read_text()[-3000:] if log.is_file() else ""
+            raise RuntimeError(f"{command[0]} failed: {done.stdout}{done.stderr}\n{tail}")
 
     def start(self) -> None:
         options = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
                    "-c max_connections=200 -c shared_buffers=32MB")
+        # Generous: after a crash, recovery replays the WAL, slowly on a loaded 2-core machine.
         self._as_owner([str(BIN / "pg_ctl"), "-D", str(self.data), "-l",
-                        str(self.root / "log"), "-o", options, "-w", "start"])
+                        str(self.root / "log"), "-o", options, "-t", "300", "-w", "start"])
 
     def stop(self, mode: str = "fast") -> None:
         self._as_owner([str(BIN / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop"])
+
+    def checkpoint(self) -> None:
+        """Write every change to the data files now: what follows lives only in the WAL until
+        the next checkpoint (and a crash's recovery has only that to replay)."""
+        import psycopg
+
+        with psycopg.connect(self.url(), autocommit=True) as db:
+            db.execute("CHECKPOINT")
 
     def crash(self) -> None:
         """Stop at once, without a checkpoint: what is not in the flushed WAL is lost."""

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from pagedriver import Playground
 from playwright.sync_api import Browser, expect
-from test_share import open_recorded, share
+from test_share import ID, open_recorded, share
 
 pytestmark = pytest.mark.browser
 
@@ -23,7 +23,15 @@ def test_the_saving_browser_renames_annotates_and_deletes_and_another_cannot(
     link = share(play, "mine", "first note")
     token = page.evaluate("() => localStorage.getItem('torchplay.owner')")
     assert re.fullmatch(r"[A-Za-z0-9_-]{32}", token)
-    second = share(play, "second")  # the same browser: the same owner, no new token
+    # A second save from the same browser: the same owner, no new token. (The dialog still
+    # holds the first link until the second save is answered: wait for the new one.)
+    page.locator("#share-open").click()
+    page.locator("#share-name").fill("second")
+    page.locator("#share-save").click()
+    expect(page.locator("#share-url")).not_to_have_value(link)
+    second = page.locator("#share-url").input_value()
+    assert ID.search(second) and second != link
+    page.keyboard.press("Escape")
     assert page.evaluate("() => localStorage.getItem('torchplay.owner')") == token
 
     shown = open_recorded(page.context.new_page(), link)  # same browser: same localStorage
