@@ -12,7 +12,7 @@ COPY pyproject.toml README.md ./
 COPY backend ./backend
 COPY frontend ./frontend
 # torch>=2.4 is already in the image, so pip adds only the web pieces.
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir '.[postgres]'
 
 ENV TORCHPLAY_DB=/data/torchplay.sqlite3
 # inductor's cache on the volume: a restarted container compiles runs side by side from it

@@ -1,4 +1,5 @@
-"""Fixtures shared by every test layer: a real `torchplay` server process on a free port."""
+"""Fixtures shared by every test layer: a real `torchplay` server process on a free port, and
+a throwaway PostgreSQL cluster (pgcluster.py), started the first time a test asks for it."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from pgcluster import Cluster
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,7 +30,7 @@ class Server:
         return self.url.replace("http://", "ws://") + "/ws"
 
 
-def start_server(db: Path, *args: str) -> Server:
+def start_server(db: Path | str, *args: str) -> Server:
     """Start `python -m torchplay` on a free port; return once it prints where it listens."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "backend"),
@@ -61,3 +63,20 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     running = start_server(tmp_path_factory.mktemp("db") / "torchplay.sqlite3")
     yield running
     stop_server(running)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Cluster]:
+    """One PostgreSQL cluster for the whole session; each test makes its own database."""
+    cluster = Cluster()
+    yield cluster
+    cluster.remove()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a store lives, once for each backend: a new SQLite file, or a new PostgreSQL
+    database in the session's cluster."""
+    if request.param == "sqlite":
+        return str(tmp_path / "torchplay.sqlite3")
+    return request.getfixturevalue("postgres").database()

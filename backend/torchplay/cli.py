@@ -1,16 +1,19 @@
-"""The `torchplay` command: start the server and print where it listens."""
+"""The `torchplay` command: start the server and print where it listens; or, as
+`torchplay copy-store` / `torchplay delete-experiment`, work on a store (store/commands.py)."""
 
 from __future__ import annotations
 
 import argparse
 import socket
+import sys
 import webbrowser
 from pathlib import Path
 
 import uvicorn
 
-from torchplay.api.app import access, create_app
+from torchplay.api.clients import parse_trusted
 from torchplay.settings import Settings
+from torchplay.store.commands import COMMANDS
 
 SEND_BUFFER_BYTES = 256 * 1024
 PING_INTERVAL = 5.0
@@ -28,8 +31,19 @@ def parse_args(argv: list[str] | None = None) -> tuple[Settings, bool]:
     parser.add_argument("--device", default=defaults.device,
                         choices=("auto", "cpu", "cuda", "mps"),
                         help="device for runs that ask for auto (default %(default)s)")
-    parser.add_argument("--db", type=Path, default=defaults.db,
-                        help="SQLite file for saved experiments (default %(default)s)")
+    parser.add_argument("--db", default=defaults.db,
+                        help="saved experiments: a SQLite file, or a postgresql:// URL that "
+                        "replicas share (default %(default)s)")
+    parser.add_argument("--trusted-proxy", default=defaults.trusted_proxy, metavar="ADDRESSES",
+                        help="comma-separated addresses/networks of reverse proxies whose "
+                        "X-Forwarded-For names the client (default: none)")
+    for flag, what in (("--saves-per-minute", "saves a minute per owner token"),
+                       ("--client-saves-per-minute", "saves a minute per client address"),
+                       ("--bytes-per-owner", "bytes stored per owner token"),
+                       ("--bytes-per-client", "bytes stored per client address"),
+                       ("--storage-cap", "bytes the whole store may hold")):
+        parser.add_argument(flag, type=int, default=getattr(defaults, flag[2:].replace("-", "_")),
+                            help=f"{what}, 0 for no limit (default %(default)s)")
     parser.add_argument("--workers", type=int, default=defaults.workers,
                         help="training threads (default %(default)s)")
     parser.add_argument("--max-sessions", type=int, default=defaults.max_sessions,
@@ -51,6 +65,10 @@ def parse_args(argv: list[str] | None = None) -> tuple[Settings, bool]:
                         "default $TORCHPLAY_ALLOW_ORIGIN)")
     parser.add_argument("--open", action="store_true", help="open the page in a browser")
     args = parser.parse_args(argv)
+    try:
+        parse_trusted(args.trusted_proxy)
+    except ValueError as exc:
+        parser.error(str(exc))
     options = vars(args)
     opening = options.pop("open")
     for name in ("allow_host", "allow_origin"):  # flags, when given, replace the variable
@@ -60,7 +78,12 @@ def parse_args(argv: list[str] | None = None) -> tuple[Settings, bool]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    settings, opening = parse_args(argv)
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] and args[0] in COMMANDS:
+        raise SystemExit(COMMANDS[args[0]](args[1:]))
+    settings, opening = parse_args(args)
+    from torchplay.api.app import access, create_app  # here: the store commands need no torch
+
     # IPPROTO_TCP named: asyncio sets TCP_NODELAY only on sockets that say so, and without it
     # a frame written right after another waits ~40 ms for the client's delayed ACK (Nagle).
     sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET,
@@ -71,19 +94,34 @@ def main(argv: list[str] | None = None) -> None:
     # instead of queueing megabytes; 256 KiB still moves ~250 MB/s at a 1 ms round trip.
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
     sock.bind((settings.host, settings.port))
-    sock.listen(2048)  # connections made as soon as the URL is printed wait, not fail
+    sock.listen(2048)  # connections made before the app has started wait, not fail
     host, port = sock.getsockname()[:2]
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     url = f"http://{shown}:{port}/"
     for line in access(settings, host).describe():
         print(line, flush=True)
-    print(f"torchplay is serving {url}", flush=True)
-    if opening:
-        webbrowser.open(url)
     # Frames are mostly base64 already; deflate would cost ~1 ms of server CPU per frame.
     # Pings every 5 s, and a socket that answers none for 10 s is closed: a client gone
     # silent (a laptop shut) frees its session within ~15 s even when it has nothing to send.
+    # proxy_headers off: X-Forwarded-For is read only from --trusted-proxy (api/clients.py).
     config = uvicorn.Config(create_app(settings), log_level="warning",
                             ws_per_message_deflate=False, ws_ping_interval=PING_INTERVAL,
-                            ws_ping_timeout=PING_TIMEOUT)
-    uvicorn.Server(config).run(sockets=[sock])
+                            ws_ping_timeout=PING_TIMEOUT, proxy_headers=False)
+    Announcing(config, url, opening).run(sockets=[sock])
+
+
+class Announcing(uvicorn.Server):
+    """A server that prints its URL (and opens it) once it serves: after the app's start-up
+    (the store opened, its schema upgraded), so whoever waits for the line can use it."""
+
+    def __init__(self, config: uvicorn.Config, url: str, opening: bool) -> None:
+        super().__init__(config)
+        self.url = url
+        self.opening = opening
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            print(f"torchplay is serving {self.url}", flush=True)
+            if self.opening:
+                webbrowser.open(self.url)

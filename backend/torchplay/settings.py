@@ -8,6 +8,10 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from torchplay.store.access import Limits
+
+LIMITS = Limits()  # the defaults
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TORCHPLAY_")
@@ -16,7 +20,22 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535, description="Port (0 picks a free one).")
     device: Literal["auto", "cpu", "cuda", "mps"] = Field(
         "auto", description="Device for runs whose spec says auto.")
-    db: Path = Field(Path("torchplay.sqlite3"), description="SQLite file for saved experiments.")
+    db: str = Field("torchplay.sqlite3", description="Where saved experiments live: a SQLite "
+                    "file's path, or a postgresql:// URL (replicas share one).")
+    trusted_proxy: str = Field("", description="Comma-separated addresses or networks of "
+                               "reverse proxies whose X-Forwarded-For names the client (for "
+                               "quotas); empty: the peer's address is the client's.")
+    saves_per_minute: int = Field(LIMITS.saves_per_minute, ge=0,
+                                  description="Saves a minute per owner token (0: no limit).")
+    client_saves_per_minute: int = Field(LIMITS.client_saves_per_minute, ge=0,
+                                         description="Saves a minute per client address (0: no "
+                                         "limit).")
+    bytes_per_owner: int = Field(LIMITS.bytes_per_owner, ge=0,
+                                 description="Bytes stored per owner token (0: no limit).")
+    bytes_per_client: int = Field(LIMITS.bytes_per_client, ge=0,
+                                  description="Bytes stored per client address (0: no limit).")
+    storage_cap: int = Field(LIMITS.storage_cap, ge=0,
+                             description="Bytes the whole store may hold (0: no limit).")
     workers: int = Field(1, ge=1, le=64, description="Training threads.")
     max_sessions: int = Field(16, ge=1, le=10_000, description="Sessions training at once.")
     torch_threads: int = Field(1, ge=1, le=256, description="Threads torch uses per op; 1 suits "
@@ -33,3 +52,9 @@ class Settings(BaseSettings):
     allow_origin: str = Field("", description="Comma-separated origins (scheme://host:port) "
                               "whose pages may use this server besides its own; '*' for any, "
                               "only on a network you trust.")
+
+    def limits(self) -> Limits:
+        return Limits(saves_per_minute=self.saves_per_minute,
+                      client_saves_per_minute=self.client_saves_per_minute,
+                      bytes_per_owner=self.bytes_per_owner, bytes_per_client=self.bytes_per_client,
+                      storage_cap=self.storage_cap)

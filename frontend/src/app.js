@@ -14,11 +14,12 @@
  */
 
 import { Client, socketUrl } from './socket.js';
-import { saveSetup } from './rest.js';
+import { RequestError, saveSetup } from './rest.js';
 import { History, LayerTrace } from './history.js';
 import { specPath } from './patch.js';
 import { SpecEdits, raisedLimit } from './edits.js';
 import { RunStore } from './runstore.js';
+import { forgetToken, ownerToken, remember } from './owner.js';
 import { ErrorBoard } from './fields.js';
 import { fmt } from './format.js';
 import { addressHash, runsLeftOutNote } from './address.js';
@@ -64,7 +65,7 @@ export class App {
       spec: structuredClone(boot.spec), run: null, frame: null, history: new History(),
       trace: new LayerTrace(),
       status: { connected: false, running: false, diverged: null, note: boot.note ?? null,
-        pending: false, error: null, finished: false },
+        pending: false, error: null, finished: false, lost: false },
       view: boot.view ?? defaultView(),
       hover: null, recorded: null,
       lesson: boot.lesson ?? null, runs: [], selected: 0, pins: [],
@@ -103,6 +104,9 @@ export class App {
       open: () => this.onOpen(),
       close: () => {
         Object.assign(this.state.status, { connected: false, running: false });
+        // The server (or the replica behind a proxy) went away with the run: say so; the
+        // client reconnects, and a new connection starts the spec again, paused.
+        if (this.live) this.state.status.lost = true;
         if (this.live) this.state.run = null;
         this.edits.disconnected();
         this.invalidate('status');
@@ -261,14 +265,31 @@ export class App {
   /** Store the experiment and answer its id and page: the live run with its recording
    * (WebSocket `save`), or the setup alone when the server holds no run for this page. */
   async share(name, note, only = null) {
-    if (this.live && this.client.connected) return this.client.save(name, note, only);
-    return saveSetup(this.state.spec, name, note);
+    const save = (token) => (this.live && this.client.connected
+      ? this.client.save(name, note, only, token)
+      : saveSetup(this.state.spec, name, note, token));
+    let answer;
+    try {
+      answer = await save(ownerToken());
+    } catch (err) {
+      // A token the server does not know (its store was reset): save as a new owner.
+      if (!(err instanceof RequestError && err.code === 'unknown_token')) throw err;
+      forgetToken();
+      answer = await save(null);
+    }
+    remember(answer);
+    return answer;
   }
 
   // --- socket ---------------------------------------------------------------------------
 
   onOpen() {
     this.state.status.connected = true;
+    if (this.state.status.lost) { // kept past the new run's `ready`, as an opening note is
+      this.state.status.lost = false;
+      this.openingNote = 'Reconnected: the lost run starts over from step 0.';
+      this.state.status.note = this.openingNote;
+    }
     this.invalidate('status');
     // A recording is shown as saved: nothing trains until Run again.
     if (this.state.run?.recorded) return;

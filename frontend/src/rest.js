@@ -17,9 +17,10 @@ export class RequestError extends Error {
 }
 
 /** JSON of a GET or POST; a refusal becomes a RequestError with the server's field. */
-async function request(method, url, body) {
+async function request(method, url, body, headers = {}) {
   const response = await fetch(url, body === undefined ? { method } : {
-    method, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    method, headers: { 'Content-Type': 'application/json', ...headers },
+    body: JSON.stringify(body) });
   if (response.ok) return response;
   let error;
   try {
@@ -82,9 +83,11 @@ export function experimentLinks(id, withRun) {
     weights: withRun ? `${base}/weights.pt` : null };
 }
 
-/** Save a setup without a run (no run on the server to record); answers {id, url}. */
-export async function saveSetup(spec, name, note) {
-  return (await request('POST', '/api/experiments', { spec, name, note })).json();
+/** Save a setup without a run (no run on the server to record); answers {id, url, token}.
+ * @param {string|null} token the owner token of earlier saves, if any */
+export async function saveSetup(spec, name, note, token = null) {
+  return (await request('POST', '/api/experiments', { spec, name, note },
+    token ? { Authorization: `Bearer ${token}` } : {})).json();
 }
 
 /** The standalone training script of an unsaved spec, as a file to download. */

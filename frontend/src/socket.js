@@ -17,7 +17,8 @@ export function socketUrl() {
 export class ProtocolError extends Error {}
 
 /** Error codes that can only answer a `save`. */
-const SAVE_ERRORS = ['no_session', 'save_failed', 'not_supported'];
+const SAVE_ERRORS = ['no_session', 'save_failed', 'not_supported', 'unknown_token',
+  'rate_limited', 'quota_exceeded', 'storage_full'];
 
 function need(ok, what) {
   if (!ok) throw new ProtocolError(`unexpected message from the server: ${what}`);
@@ -210,14 +211,17 @@ export class Client {
    * `saved` message once the server has it on disk, rejects with a RequestError (`field`
    * "name"/"note"/"only" when one of those was refused).
    * @param {string} name @param {string} note @param {number|null} [only]
-   * @returns {Promise<{id: string, url: string, step: number, epoch: number}>}
+   * @param {string|null} [token] the owner token of earlier saves (docs/experiments.md)
+   * @returns {Promise<{id: string, url: string, token: string|null, step: number,
+   *   epoch: number}>}
    */
-  save(name, note, only = null) {
+  save(name, note, only = null, token = null) {
     if (this.saving) {
       return Promise.reject(new RequestError({ code: 'busy', message: 'a save is under way' }));
     }
     return new Promise((resolve, reject) => {
-      if (!this.send({ type: 'save', name, note, ...(only === null ? {} : { only }) })) {
+      if (!this.send({ type: 'save', name, note, token,
+        ...(only === null ? {} : { only }) })) {
         reject(new RequestError({ code: 'closed', message: 'not connected to the server' }));
         return;
       }

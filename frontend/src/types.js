@@ -17,8 +17,9 @@
  * @property {History} history
  * @property {LayerTrace} trace
  * @property {{connected: boolean, running: boolean, diverged: string|null, note: string|null,
- *             pending: boolean, error: string|null, finished: boolean}} status the run's
- *             state; `finished`: it stopped at its epoch limit
+ *             pending: boolean, error: string|null, finished: boolean,
+ *             lost?: boolean}} status the run's state; `finished`: it stopped at its epoch limit; `lost`: the
+ *             connection went away with a live run
  * @property {import('./view.js').View} view how the run is shown (the link carries it)
  * @property {{column: number, unit: number}|null} hover neuron under the pointer
  * @property {Recorded|null} recorded the saved experiment this page shows (/e/<id>)

@@ -1,4 +1,4 @@
-"""The store's datasets table (schema 3, upgraded in place from 2) and drawn points: their
+"""The store's datasets table (schema 4, upgraded in place from 2) and drawn points: their
 bounds in the spec, and their use as data (split, noise on the same points, shift)."""
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def test_a_schema_2_file_gains_the_datasets_table(tmp_path: Path) -> None:
     old.commit()
     old.close()
     store = Store(path)
-    assert store.schema_version == SCHEMA_VERSION == 3
+    assert store.schema_version == SCHEMA_VERSION == 4
     digest = content_hash(CSV)
     assert store.put_dataset(digest, "mine.csv", CSV) is True
     assert store.put_dataset(digest, "again.csv", CSV) is False  # stored once, first name kept

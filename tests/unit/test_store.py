@@ -1,9 +1,10 @@
-"""The store of saved experiments (SQLite), and the migration of specs from older versions."""
+"""The store of saved experiments, on both backends (a SQLite file and a PostgreSQL database of
+the tests' own cluster), and the migration of specs from older versions. Ownership and quotas:
+test_store_access.py."""
 
 from __future__ import annotations
 
 import re
-import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
@@ -13,9 +14,12 @@ from pydantic import ValidationError
 
 from torchplay.spec import model as spec_module
 from torchplay.spec.model import SPEC_VERSION, ExperimentSpec, SpecError, migrate
+from torchplay.store.access import AccessError, Limits, Saver
+from torchplay.store.backends import connect
 from torchplay.store.experiments import (
     MAX_NAME,
     MAX_NOTE,
+    MIGRATIONS,
     SCHEMA_VERSION,
     NewExperiment,
     Store,
@@ -24,6 +28,7 @@ from torchplay.store.experiments import (
 )
 
 RUN = {"step": 25, "epoch": 1, "history": {"steps": {"stride": 1, "step": [1], "loss": [0.5]}}}
+V2_EXPERIMENTS = MIGRATIONS[1]  # the experiments table as torchplay 0.x (schema 2) made it
 
 
 def new(**changes: Any) -> NewExperiment:
@@ -33,49 +38,97 @@ def new(**changes: Any) -> NewExperiment:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Any:
-    opened = Store(tmp_path / "db.sqlite3")
+def store(db_location: str) -> Any:
+    opened = Store(db_location)
     yield opened
     opened.close()
 
 
-def test_a_new_file_is_in_wal_mode_with_full_sync_and_the_current_schema(tmp_path: Path) -> None:
+def test_a_new_store_commits_durably_and_has_the_current_schema(db_location: str) -> None:
+    store = Store(db_location)
+    assert store.schema_version == SCHEMA_VERSION
+    with store._transaction() as db:
+        if db.name == "sqlite":
+            assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+        else:
+            assert db.execute("SHOW synchronous_commit").fetchone()[0] == "on"
+            assert db.execute("SHOW fsync").fetchone()[0] == "on"
+    store.close()
+
+
+def test_a_sqlite_file_is_made_with_its_folder(tmp_path: Path) -> None:
     store = Store(tmp_path / "sub" / "new.sqlite3")
-    assert store.schema_version == SCHEMA_VERSION
-    assert store._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert store._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert store.schema_version == SCHEMA_VERSION and (tmp_path / "sub").is_dir()
     store.close()
 
 
-def test_a_file_of_schema_version_1_is_upgraded_in_place(tmp_path: Path) -> None:
-    path = tmp_path / "old.sqlite3"
-    old = sqlite3.connect(path)  # what torchplay wrote before saved experiments
-    old.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-    old.execute("INSERT INTO meta VALUES ('schema_version', '1'), ('owner', 'kept')")
-    old.commit()
+def test_replicas_opening_a_new_store_together_make_its_schema_once(db_location: str) -> None:
+    opened: list[Store] = []
+    threads = [threading.Thread(target=lambda: opened.append(Store(db_location)))
+               for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(opened) == 4 and {store.schema_version for store in opened} == {SCHEMA_VERSION}
+    assert opened[0].get(opened[3].save(new()).id) is not None
+    for store in opened:
+        store.close()
+
+
+def test_a_store_of_schema_version_1_is_upgraded_in_place(db_location: str) -> None:
+    old = connect(db_location)  # what torchplay wrote before saved experiments
+    with old.transaction(write=True) as db:
+        db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        db.execute("INSERT INTO meta VALUES ('schema_version', '1'), ('owner', 'kept')")
     old.close()
-    store = Store(path)
+    store = Store(db_location)
     assert store.schema_version == SCHEMA_VERSION
-    assert store._db.execute("SELECT value FROM meta WHERE key = 'owner'").fetchone() == ("kept",)
-    assert store.get(store.save(new())) is not None
+    with store._transaction() as db:
+        assert db.execute("SELECT value FROM meta WHERE key = 'owner'").fetchone()[0] == "kept"
+    assert store.get(store.save(new()).id) is not None
     store.close()
 
 
-def test_a_file_from_a_newer_torchplay_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "newer.sqlite3"
-    Store(path).close()
-    db = sqlite3.connect(path)
-    db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (SCHEMA_VERSION + 1,))
-    db.commit()
+def test_experiments_of_schema_version_2_keep_opening_and_count_their_bytes_but_have_no_owner(
+        db_location: str) -> None:
+    old = connect(db_location)
+    with old.transaction(write=True) as db:
+        db.execute(MIGRATIONS[0])
+        db.execute(V2_EXPERIMENTS)
+        db.execute("INSERT INTO meta VALUES ('schema_version', '2')")
+        db.execute("INSERT INTO experiments VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                   ("AAAAAAAAAAAAAAAA", "2026-11-01T00:00:00.000Z", "old", "n", '{"a":1}', 1,
+                    '{"r":2}', b"wxyz"))
+    old.close()
+    store = Store(db_location)
+    found = store.get("AAAAAAAAAAAAAAAA")
+    assert found is not None and found.name == "old" and found.run == {"r": 2}
+    assert store.usage() == {"experiments": 1, "bytes": 7 + 7 + 4 + 3 + 1}
+    token = store.save(new()).token
+    with pytest.raises(AccessError) as caught:  # saved before owners: nobody's to change
+        store.delete("AAAAAAAAAAAAAAAA", token)
+    assert caught.value.status == 403
+    assert store.delete_as_operator("AAAAAAAAAAAAAAAA") and store.count() == 1
+    store.close()
+
+
+def test_a_store_from_a_newer_torchplay_is_refused(db_location: str) -> None:
+    Store(db_location).close()
+    db = connect(db_location)
+    with db.transaction(write=True):
+        db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                   (str(SCHEMA_VERSION + 1),))
     db.close()
     with pytest.raises(RuntimeError, match="newer than this torchplay"):
-        Store(path)
+        Store(db_location)
 
 
 def test_an_experiment_reads_back_as_saved(store: Store) -> None:
     weights = bytes(range(256)) * 4
     experiment_id = store.save(new(name="<script>alert(1)</script>", note="é & <b>", run=RUN,
-                                   weights=weights))
+                                   weights=weights)).id
     found = store.get(experiment_id)
     assert found is not None
     assert found.name == "<script>alert(1)</script>" and found.note == "é & <b>"  # verbatim
@@ -87,13 +140,13 @@ def test_an_experiment_reads_back_as_saved(store: Store) -> None:
 
 
 def test_a_setup_alone_has_no_run_and_no_weights(store: Store) -> None:
-    found = store.get(store.save(new()))
+    found = store.get(store.save(new()).id)
     assert found is not None and found.run is None and not found.has_weights
     assert store.weights(found.id) is None
 
 
 def test_ids_are_random_96_bit_and_url_safe(store: Store) -> None:
-    ids = {store.save(new()) for _ in range(200)}
+    ids = {store.save(new(), Saver(client=str(i))).id for i in range(200)}
     assert len(ids) == 200
     for experiment_id in ids:
         assert re.fullmatch(r"[A-Za-z0-9_-]{16}", experiment_id)  # 16 x 6 bits
@@ -127,23 +180,23 @@ def test_refused_saves_store_nothing(store: Store, changes: dict, message: str) 
     assert store.count() == 1
 
 
-def test_saves_survive_closing_and_reopening(tmp_path: Path) -> None:
-    path = tmp_path / "db.sqlite3"
-    first = Store(path)
-    experiment_id = first.save(new(run=RUN, weights=b"\x00\x01"))
+def test_saves_survive_closing_and_reopening(db_location: str) -> None:
+    first = Store(db_location)
+    experiment_id = first.save(new(run=RUN, weights=b"\x00\x01")).id
     first.close()
-    again = Store(path)
+    again = Store(db_location)
     found = again.get(experiment_id)
     assert found is not None and found.run == RUN and again.weights(experiment_id) == b"\x00\x01"
     again.close()
 
 
-def test_threads_may_save_and_read_at_once(store: Store) -> None:
+def test_threads_may_save_and_read_at_once(db_location: str) -> None:
+    store = Store(db_location, Limits(0, 0, 0, 0, 0))
     found: list[bool] = []
 
     def work() -> None:
         for _ in range(10):
-            found.append(store.get(store.save(new())) is not None)
+            found.append(store.get(store.save(new()).id) is not None)
 
     threads = [threading.Thread(target=work) for _ in range(8)]
     for thread in threads:
@@ -151,6 +204,7 @@ def test_threads_may_save_and_read_at_once(store: Store) -> None:
     for thread in threads:
         thread.join()
     assert found == [True] * 80 and store.count() == 80
+    store.close()
 
 
 # --- spec versions ---------------------------------------------------------------------------

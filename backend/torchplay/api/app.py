@@ -12,6 +12,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from torchplay import __version__
+from torchplay.api.clients import client_address, parse_trusted
 from torchplay.api.errors import add_error_handlers
 from torchplay.api.experiments import router as experiments_router
 from torchplay.api.guard import Access, Guard, split_list
@@ -76,7 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.store = open_store(settings.db)
+        app.state.store = open_store(settings.db, settings.limits())
         app.state.runner = Runner(workers=settings.workers, max_sessions=settings.max_sessions,
                                   torch_threads=settings.torch_threads, device=settings.device,
                                   compile=settings.compile)
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.add_middleware(Guard, access=access(settings))
     add_error_handlers(app)
+    app.state.trusted_proxies = parse_trusted(settings.trusted_proxy)
 
     @app.get("/api/health")
     def health(runner: RunnerDep, settings: SettingsDep) -> dict[str, Any]:
@@ -125,7 +127,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.websocket("/ws")
     async def play(ws: WebSocket) -> None:
         await ws.accept()
-        await Connection(ws, ws.app.state.runner, ws.app.state.store).serve()
+        client = client_address(ws.client.host if ws.client else "",
+                                ws.headers.getlist("x-forwarded-for"), app.state.trusted_proxies)
+        await Connection(ws, ws.app.state.runner, ws.app.state.store, client).serve()
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:

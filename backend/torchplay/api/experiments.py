@@ -4,6 +4,8 @@ Thin: pydantic validates, the store keeps, export.py writes the files. Every err
 the WebSocket's error shape ({"type": "error", "code", "message", "field", "errors"}); request
 bodies over MAX_BODY_BYTES are refused with 413 before they are parsed, and an id that does not
 exist and a string that is no id at all get the same 404, so answers reveal nothing about ids.
+Saves issue owner tokens and count against quotas (store/access.py); renaming, annotating and
+deleting need the owner's token (`Authorization: Bearer <token>`).
 docs/experiments.md documents the routes; the OpenAPI schema at /openapi.json lists them.
 """
 
@@ -14,17 +16,20 @@ from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
+from torchplay.api.clients import client_address
 from torchplay.api.messages import MAX_MESSAGE_BYTES, error, errors_message, text_error
 from torchplay.engine.group import Training
 from torchplay.serve.runner import Runner, SessionHandle
 from torchplay.spec.model import SPEC_VERSION, ExperimentSpec
+from torchplay.store.access import AccessError, Saver
+from torchplay.store.backends import StoreUnavailable
 from torchplay.store.experiments import (
     MAX_NAME,
     MAX_NOTE,
@@ -84,7 +89,7 @@ class ExperimentRoute(APIRoute):
         async def limited(request: Request) -> Response:
             request = LimitedRequest(request.scope, request.receive)
             try:
-                if request.method == "POST" and not request.headers.get(
+                if request.method in ("POST", "PATCH") and not request.headers.get(
                         "content-type", "").startswith("application/json"):
                     raise ApiError(415, "bad_content_type", "send the body as JSON, with "
                                    "Content-Type: application/json")
@@ -94,6 +99,12 @@ class ExperimentRoute(APIRoute):
                 return await handle(request)
             except ApiError as exc:
                 return JSONResponse(exc.body, status_code=exc.status)
+            except AccessError as exc:
+                later = {} if exc.retry_after is None else {"Retry-After": str(exc.retry_after)}
+                return JSONResponse(error(exc.code, str(exc), exc.field), status_code=exc.status,
+                                    headers=later)
+            except StoreUnavailable as exc:
+                return JSONResponse(error("store_unavailable", str(exc)), status_code=503)
             except RequestValidationError as exc:
                 return JSONResponse(validation_body(exc), status_code=422)
             except HTTPException as exc:
@@ -129,15 +140,24 @@ class ErrorOut(BaseModel):
 
     type: Literal["error"] = "error"
     code: str = Field(description="For programs: too_large, bad_content_type, bad_json, "
-                      "invalid_request, not_found, no_run.")
+                      "invalid_request, not_found, no_run, forbidden, unknown_token, "
+                      "rate_limited, quota_exceeded, storage_full, store_unavailable.")
     message: str = Field(description="For people.")
     field: str | None = Field(description="Dotted path of the first offending field, if any.")
     errors: list[FieldError] = Field(description="Every problem found.")
 
 
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    meaning = {404: "No experiment has this id (or it has no recorded run).",
-               413: f"The request body is over {MAX_BODY_BYTES:,} bytes; nothing was stored.",
+    meaning = {403: "The owner token is missing, wrong, or unknown here (`forbidden`, "
+                    "`unknown_token`); nothing changed.",
+               404: "No experiment has this id (or it has no recorded run).",
+               413: f"The request body is over {MAX_BODY_BYTES:,} bytes (`too_large`), or the "
+                    "save would pass the bytes allowed per owner token or per client address "
+                    "(`quota_exceeded`); nothing was stored.",
+               429: "Too many saves this minute from this owner token or client address "
+                    "(`rate_limited`; the Retry-After header says when to try again).",
+               503: "The database cannot be reached (`store_unavailable`).",
+               507: "The server's store is at its cap (`storage_full`); nothing was stored.",
                415: "The body is not sent as application/json; nothing was stored.",
                422: "The body is not JSON or fails validation; nothing was stored."}
     return {s: {"model": ErrorOut, "description": meaning[s]} for s in statuses}
@@ -156,6 +176,25 @@ class SaveRequest(BaseModel):
 class SavedOut(BaseModel):
     id: str = Field(description="16 URL-safe characters, 96 random bits.")
     url: str = Field(description="The page of the experiment: /e/{id}.")
+    token: str | None = Field(description="A new owner token (32 URL-safe characters), when "
+                              "the request sent none: shown this once; it renames, annotates "
+                              "and deletes this and every later save made with it. Null when "
+                              "the request sent its token.")
+
+
+class EditRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, max_length=MAX_NAME, description="New title; absent or "
+                             "null keeps it.")
+    note: str | None = Field(None, max_length=MAX_NOTE, description="New note; absent or "
+                             "null keeps it.")
+
+
+class EditedOut(BaseModel):
+    id: str
+    name: str
+    note: str
 
 
 class RunOut(BaseModel):
@@ -223,7 +262,28 @@ def get_store(request: Request) -> Store:
     return request.app.state.store
 
 
+def get_client(request: Request) -> str:
+    """The client's address (X-Forwarded-For only from a `--trusted-proxy`)."""
+    peer = request.client.host if request.client else ""
+    return client_address(peer, request.headers.getlist("x-forwarded-for"),
+                          request.app.state.trusted_proxies)
+
+
+def get_token(authorization: Annotated[str | None, Header(
+        description="`Bearer <owner token>`")] = None) -> str | None:
+    """The owner token sent as `Authorization: Bearer <token>`, if any."""
+    if authorization is None:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(403, "forbidden", "send the owner token as Authorization: Bearer "
+                       "<token>", "token")
+    return token.strip()
+
+
 StoreDep = Annotated[Store, Depends(get_store)]
+ClientDep = Annotated[str, Depends(get_client)]
+TokenDep = Annotated[str | None, Depends(get_token)]
 router = APIRouter(prefix="/api", tags=["experiments"], route_class=ExperimentRoute)
 
 
@@ -245,16 +305,40 @@ def _download(content: str | bytes, media_type: str, filename: str) -> Response:
 
 
 @router.post("/experiments", status_code=201, response_model=SavedOut,
-             responses=_errors(413, 415, 422))
-async def save_experiment(body: SaveRequest, store: StoreDep) -> SavedOut:
-    """Save a setup (spec, name, note) without a run; the WebSocket's `save` adds the run."""
+             responses=_errors(403, 413, 415, 422, 429, 503, 507))
+async def save_experiment(body: SaveRequest, store: StoreDep, client: ClientDep,
+                          token: TokenDep) -> SavedOut:
+    """Save a setup (spec, name, note) without a run; the WebSocket's `save` adds the run.
+    Send your owner token (`Authorization: Bearer`) to own it with your other saves; without
+    one, the answer carries a new token."""
     new = NewExperiment(spec=body.spec.model_dump(mode="json"), spec_version=SPEC_VERSION,
                         name=body.name, note=body.note)
     try:
-        experiment_id = await asyncio.to_thread(store.save, new)
+        saved = await asyncio.to_thread(store.save, new, Saver(token, client))
     except StoreError as exc:
         raise ApiError(422, "invalid_request", str(exc)) from exc
-    return SavedOut(id=experiment_id, url=f"/e/{experiment_id}")
+    return SavedOut(id=saved.id, url=f"/e/{saved.id}", token=saved.token)
+
+
+@router.patch("/experiments/{experiment_id}", response_model=EditedOut,
+              responses=_errors(403, 404, 413, 415, 422, 503))
+async def edit_experiment(experiment_id: str, body: EditRequest, store: StoreDep,
+                          token: TokenDep) -> EditedOut:
+    """Rename and/or annotate, as the owner (`Authorization: Bearer <owner token>`)."""
+    edited = await asyncio.to_thread(store.edit, experiment_id, token, body.name, body.note)
+    if edited is None:
+        raise ApiError(404, "not_found", "no experiment has this id", "id")
+    return EditedOut(id=edited.id, name=edited.name, note=edited.note)
+
+
+@router.delete("/experiments/{experiment_id}", status_code=204,
+               responses=_errors(403, 404, 503))
+async def delete_experiment(experiment_id: str, store: StoreDep, token: TokenDep) -> Response:
+    """Delete, as the owner (`Authorization: Bearer <owner token>`): the experiment, its run
+    and its weights are gone from the database at once, and its link answers 404."""
+    if not await asyncio.to_thread(store.delete, experiment_id, token):
+        raise ApiError(404, "not_found", "no experiment has this id", "id")
+    return Response(status_code=204)
 
 
 @router.get("/experiments/{experiment_id}", response_model=ExperimentOut,
@@ -385,11 +469,13 @@ def group_recording(group: Training, labels: list[str], only: int | None
 
 async def save_live_run(runner: Runner, store: Store | None, handle: SessionHandle, name: str,
                         note: str, labels: list[str] | None = None,
-                        only: int | None = None) -> dict[str, Any]:
+                        only: int | None = None, saver: Saver | None = None
+                        ) -> dict[str, Any]:
     """Record a live run (or runs side by side: all, or `only` one of them) on its worker,
-    between two steps, store it, and return the reply: `saved` once the row is committed, or
-    a `save_failed` error (then nothing is stored). A group's recording is bounded as one
-    run's is: the store refuses a recording over its limit."""
+    between two steps, store it, and return the reply: `saved` once the row is committed (with
+    a new owner token when `saver` sent none), or an error: a quota's or the token's
+    (access.py's codes), else `save_failed`; then nothing is stored. A group's recording is
+    bounded as one run's is: the store refuses a recording over its limit."""
     if store is None:
         return error("save_failed", "this server keeps no store")
     count = len(handle.variant_specs or [handle.spec])
@@ -408,12 +494,14 @@ async def save_live_run(runner: Runner, store: Store | None, handle: SessionHand
             asyncio.wrap_future(runner.call(handle, record)), SAVE_TIMEOUT)
         new = NewExperiment(spec=recording["spec"], spec_version=SPEC_VERSION, name=name,
                             note=note, run=recording["run"], weights=weights)
-        experiment_id = await asyncio.to_thread(store.save, new)
+        saved = await asyncio.to_thread(store.save, new, saver)
+    except AccessError as exc:
+        return error(exc.code, str(exc), exc.field)
     except TimeoutError:
         return error("save_failed", f"the run did not hand over its state within "
                      f"{SAVE_TIMEOUT:.0f} s; nothing was saved")
     except Exception as exc:  # any failure is reported to the client; the run goes on
         return error("save_failed", f"the run was not saved: {exc}")
     run = recording["run"]
-    return {"type": "saved", "id": experiment_id, "url": f"/e/{experiment_id}",
+    return {"type": "saved", "id": saved.id, "url": f"/e/{saved.id}", "token": saved.token,
             "step": run["step"], "epoch": run["epoch"]}

@@ -100,6 +100,8 @@ class Save(Message):
     only: StrictInt | None = Field(None, ge=0, lt=MAX_VARIANTS, description="Of runs trained "
                                    "side by side, save this one alone; left out, all of them "
                                    "are saved as one experiment.")
+    token: str | None = Field(None, max_length=64, description="The owner token of earlier "
+                              "saves; absent or null: the `saved` reply carries a new one.")
 
 
 class CheckGradients(Message):

@@ -41,6 +41,7 @@ from torchplay.engine.session import resolve_device
 from torchplay.lessons.gradcheck import CheckRefused, check_now
 from torchplay.serve.runner import Mailbox, Runner, RunnerFull, SessionHandle
 from torchplay.spec.model import ExperimentSpec, SpecError, apply_patch, patched
+from torchplay.store.access import Saver
 from torchplay.store.experiments import Store
 
 log = logging.getLogger("torchplay")
@@ -53,8 +54,10 @@ SLOW_LINK = 100_000  # bytes/s a slow client's link still moves: a large message
 class Connection:
     """One client's socket and, once it has sent 'start', its session."""
 
-    def __init__(self, ws: WebSocket, runner: Runner, store: Store | None = None) -> None:
+    def __init__(self, ws: WebSocket, runner: Runner, store: Store | None = None,
+                 client: str = "") -> None:
         self.ws = ws
+        self.client = client  # the client's address, for the store's quotas
         self.runner = runner
         self.store = store
         self.loop = asyncio.get_running_loop()
@@ -228,8 +231,9 @@ class Connection:
         elif isinstance(message, Rate):
             self.runner.command(self.handle, "rate", message.fps)
         elif isinstance(message, Save):  # awaited: later messages wait until it is stored
+            saver = Saver(message.token, self.client)
             self.reply(await save_live_run(self.runner, self.store, self.handle, message.name,
-                                           message.note, self.labels, message.only))
+                                           message.note, self.labels, message.only, saver))
         elif isinstance(message, CheckGradients):
             self.reply(await self.check_gradients(self.handle, message))
         elif isinstance(message, SetWeight):

@@ -1,15 +1,17 @@
-"""Saved experiments: one SQLite file (WAL mode, versioned schema) that outlives the server.
+"""Saved experiments: one database (a SQLite file or PostgreSQL) that outlives the servers.
 
 A saved experiment is its spec, a name and a note, and optionally the recorded run: the run as
 JSON (curves, final frame, summary, points) and the weights as the bytes of a torch.save'd
 state_dict. Uploaded tables (data.kind "table") are kept once each, by content hash, in
 `datasets`; a spec refers to one by its hash. This module stores text and bytes and knows no
 torch; the engine produces them.
+backends.py runs the SQL on either database; access.py says who may change what and how much
+anyone may save.
 
-An acknowledged save is on disk: every write commits with `synchronous=FULL`, which fsyncs the
-write-ahead log, so killing the process (or the machine) right after loses nothing that was
-acknowledged. Ids are random (96 bits, `secrets.token_urlsafe`), so they cannot be enumerated.
-One connection serves every thread, behind a lock; callers on an event loop use
+An acknowledged save is on disk: every write commits durably (SQLite: WAL with
+`synchronous=FULL`; PostgreSQL: `synchronous_commit=on`), so killing the process (or the
+machine) right after loses nothing that was acknowledged. Ids are random (96 bits,
+`secrets.token_urlsafe`), so they cannot be enumerated. Callers on an event loop use
 `asyncio.to_thread`.
 """
 
@@ -17,22 +19,38 @@ from __future__ import annotations
 
 import re
 import secrets
-import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from math import ceil
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
-SCHEMA_VERSION = 3
+from torchplay.store.access import (
+    RATE_WINDOW_S,
+    Limits,
+    Saver,
+    forbidden,
+    new_token,
+    over_quota,
+    rate_limited,
+    same_hash,
+    store_full,
+    token_hash,
+    unknown_token,
+    valid_token,
+)
+from torchplay.store.backends import Backend, connect
 
-# Schema version v is reached by running MIGRATIONS[v - 1] on a file at version v - 1 (a new
-# file is at version 0). Append only: files written by older servers upgrade step by step.
-MIGRATIONS: tuple[str, ...] = (
+SCHEMA_VERSION = 4
+
+# Schema version v is reached by running MIGRATIONS[v - 1] (one statement, or a tuple of them)
+# on a database at version v - 1 (a new one is at version 0). Append only: databases written by
+# older servers upgrade step by step. Written in the SQL both backends speak (backends.py):
+# types TEXT, BIGINT and BLOB only.
+MIGRATIONS: tuple[str | tuple[str, ...], ...] = (
     # 1: the version table alone (torchplay before saved experiments)
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     # 2: saved experiments
@@ -42,11 +60,33 @@ MIGRATIONS: tuple[str, ...] = (
         name TEXT NOT NULL,
         note TEXT NOT NULL,
         spec TEXT NOT NULL,             -- ExperimentSpec as JSON
-        spec_version INTEGER NOT NULL,  -- the spec's version when it was saved
+        spec_version BIGINT NOT NULL,   -- the spec's version when it was saved
         run TEXT,                       -- the recorded run as JSON; NULL: the setup alone
         weights BLOB                    -- torch.save'd state_dict; NULL without a run
     )""",
-    # 3: uploaded tables (data.kind "table"), stored once by content
+    # 3: owners and quotas (access.py)
+    (
+        """CREATE TABLE owners (
+            token_hash TEXT PRIMARY KEY,    -- SHA-256 of the owner token, hex; never the token
+            created TEXT NOT NULL
+        )""",
+        # NULL owner: saved before owners existed; no token can change it
+        "ALTER TABLE experiments ADD COLUMN owner TEXT",
+        "ALTER TABLE experiments ADD COLUMN client TEXT NOT NULL DEFAULT ''",  # saver's address
+        # what counts against quotas: spec + run + weights + name + note, in bytes
+        "ALTER TABLE experiments ADD COLUMN bytes BIGINT NOT NULL DEFAULT 0",
+        "UPDATE experiments SET bytes = LENGTH(spec) + COALESCE(LENGTH(run), 0) "
+        "+ COALESCE(LENGTH(weights), 0) + LENGTH(name) + LENGTH(note)",
+        "CREATE INDEX experiments_owner ON experiments (owner)",
+        "CREATE INDEX experiments_client ON experiments (client)",
+        """CREATE TABLE save_log (         -- the last minute's saves, for saves per minute
+            at TEXT NOT NULL,
+            owner TEXT NOT NULL,
+            client TEXT NOT NULL
+        )""",
+        "CREATE INDEX save_log_at ON save_log (at)",
+    ),
+    # 4: uploaded tables (data.kind "table"), stored once by content
     """CREATE TABLE datasets (
         hash TEXT PRIMARY KEY,          -- SHA-256 of the bytes, lowercase hex
         name TEXT NOT NULL,             -- the uploaded file's name
@@ -54,6 +94,11 @@ MIGRATIONS: tuple[str, ...] = (
         created TEXT NOT NULL           -- ISO 8601, UTC, of the first upload
     )""",
 )
+COLUMNS = "id, created, name, note, spec, spec_version, run, weights, owner, client, bytes"
+# Tables `torchplay copy-store` copies, in an order that keeps references valid. A new table:
+# append its migration (in the common SQL above) and name it here; methods that use it open
+# `self._transaction()` and call `db.execute(sql, params)` as with sqlite3.
+COPIED_TABLES = ("owners", "experiments", "datasets")
 
 ID_BYTES = 12  # 96 random bits: 16 URL-safe characters
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{16}")
@@ -62,6 +107,11 @@ MAX_NOTE = 5_000
 MAX_SPEC_BYTES = 1_000_000
 MAX_RUN_BYTES = 64_000_000  # curves are thinned to 100,000 rows a series, so runs stay below
 MAX_WEIGHTS_BYTES = 64_000_000  # 2 million float32 parameters are 8 MB
+
+
+class Saved(NamedTuple):
+    id: str
+    token: str | None  # the new owner token, when the saver sent none; shown once
 
 
 class StoreError(ValueError):
@@ -104,82 +154,117 @@ def valid_id(text: str) -> bool:
 
 
 class Store:
-    """The experiments table of one SQLite file; safe to share between threads."""
+    """Saved experiments in one database (backends.py: a SQLite file or PostgreSQL); safe to
+    share between threads, and between processes sharing the database."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Autocommit mode: transactions are the explicit BEGIN/COMMIT of _transaction.
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._lock = threading.Lock()
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")  # a commit fsyncs the log: acked is kept
-        self._db.execute("PRAGMA busy_timeout=5000")  # another server on the same file
-        self._migrate()
+    def __init__(self, location: str | Path, limits: Limits | None = None) -> None:
+        self.backend = connect(location)
+        self.limits = limits or Limits()
+        try:
+            self._migrate()
+        except BaseException:
+            self.backend.close()
+            raise
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _transaction(self, write: bool = False) -> AbstractContextManager[Backend]:
+        return self.backend.transaction(write)
 
     def _migrate(self) -> None:
-        with self._transaction() as db:
+        # A write transaction: replicas starting together upgrade one at a time, and once.
+        with self._transaction(write=True) as db:
             version = self._version(db)
             if version > SCHEMA_VERSION:
-                raise RuntimeError(f"{self.path} has schema version {version}, newer than this "
+                raise RuntimeError(f"{db} has schema version {version}, newer than this "
                                    f"torchplay ({SCHEMA_VERSION}); upgrade torchplay or use "
                                    "another --db")
             for step in MIGRATIONS[version:]:
-                db.execute(step)
+                for statement in (step,) if isinstance(step, str) else step:
+                    db.execute(statement)
             if version < SCHEMA_VERSION:
-                db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
-                           (str(SCHEMA_VERSION),))
+                db.execute("INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT (key) "
+                           "DO UPDATE SET value = excluded.value", (str(SCHEMA_VERSION),))
 
     @staticmethod
-    def _version(db: sqlite3.Connection) -> int:
-        has_meta = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
-                              "name = 'meta'").fetchone()
-        if not has_meta:
+    def _version(db: Backend) -> int:
+        if not db.table_exists("meta"):
             return 0
         row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         return int(row[0]) if row else 0
 
     @property
     def schema_version(self) -> int:
-        with self._lock:
-            return self._version(self._db)
+        with self._transaction() as db:
+            return self._version(db)
 
-    def save(self, new: NewExperiment) -> str:
-        """Write one experiment and return its new id, once it is durably on disk."""
+    def save(self, new: NewExperiment, saver: Saver | None = None) -> Saved:
+        """Write one experiment, once the saver's limits allow it, and return its new id (and
+        a new owner token when the saver sent none), once it is durably on disk."""
+        saver = saver or Saver()
         spec_json = orjson.dumps(new.spec)
         run_json = None if new.run is None else orjson.dumps(new.run)
         _check(new, spec_json, run_json)
-        row = (_now(), new.name, new.note, spec_json.decode(), new.spec_version,
-               None if run_json is None else run_json.decode(), new.weights)
-        try:
-            return self._insert(row)
-        except sqlite3.IntegrityError:  # an id drawn twice: 96 random bits make it unheard of
-            return self._insert(row)
+        size = (len(spec_json) + len(run_json or b"") + len(new.weights or b"")
+                + len(new.name.encode()) + len(new.note.encode()))
+        now = datetime.now(UTC)
+        created = _timestamp(now)
+        token = new_token() if saver.token is None else saver.token
+        owner = token_hash(token)
+        with self._transaction(write=True) as db:
+            if saver.token is None:
+                db.execute("INSERT INTO owners VALUES (?, ?)", (owner, created))
+            elif not valid_token(saver.token) or db.execute(
+                    "SELECT 1 FROM owners WHERE token_hash = ?", (owner,)).fetchone() is None:
+                raise unknown_token()
+            self._check_limits(db, owner, saver.client, size, now)
+            row = (created, new.name, new.note, spec_json.decode(), new.spec_version,
+                   None if run_json is None else run_json.decode(), new.weights, owner,
+                   saver.client, size)
+            while True:  # an id drawn twice: 96 random bits make it unheard of
+                experiment_id = secrets.token_urlsafe(ID_BYTES)
+                inserted = db.execute(
+                    f"INSERT INTO experiments ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                    "?) ON CONFLICT (id) DO NOTHING", (experiment_id, *row))
+                if inserted.rowcount == 1:
+                    break
+            db.execute("DELETE FROM save_log WHERE at < ?",
+                       (_timestamp(now - timedelta(seconds=RATE_WINDOW_S)),))
+            db.execute("INSERT INTO save_log VALUES (?, ?, ?)", (created, owner, saver.client))
+        return Saved(experiment_id, None if saver.token is not None else token)
 
-    def _insert(self, row: tuple[Any, ...]) -> str:
-        experiment_id = secrets.token_urlsafe(ID_BYTES)
-        with self._transaction() as db:
-            db.execute("INSERT INTO experiments VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                       (experiment_id, *row))
-        return experiment_id
+    def _check_limits(self, db: Backend, owner: str, client: str, size: int,
+                      now: datetime) -> None:
+        limits = self.limits
+        since = _timestamp(now - timedelta(seconds=RATE_WINDOW_S))
+        for column, key, limit, who in (
+                ("owner", owner, limits.saves_per_minute, "owner token"),
+                ("client", client, limits.client_saves_per_minute, "client address")):
+            if not limit:
+                continue
+            count, oldest = db.execute(f"SELECT COUNT(*), MIN(at) FROM save_log WHERE {column} "
+                                       "= ? AND at >= ?", (key, since)).fetchone()
+            if count >= limit:
+                age = (now - datetime.fromisoformat(oldest.replace("Z", "+00:00")))
+                raise rate_limited(who, limit, max(1, ceil(RATE_WINDOW_S - age.total_seconds())))
+        if limits.storage_cap:
+            used = db.execute("SELECT COALESCE(SUM(bytes), 0) FROM experiments").fetchone()[0]
+            if used + size > limits.storage_cap:
+                raise store_full(int(used), size, limits.storage_cap)
+        for column, key, limit, who in (("owner", owner, limits.bytes_per_owner, "owner token"),
+                                        ("client", client, limits.bytes_per_client,
+                                         "client address")):
+            if not limit:
+                continue
+            used = db.execute(f"SELECT COALESCE(SUM(bytes), 0) FROM experiments WHERE {column} "
+                              "= ?", (key,)).fetchone()[0]
+            if used + size > limit:
+                raise over_quota(who, int(used), size, limit)
 
     def get(self, experiment_id: str) -> Experiment | None:
         """The experiment with this id, or None (also for a string that is no id at all)."""
         if not valid_id(experiment_id):
             return None
-        with self._lock:
-            row = self._db.execute(
+        with self._transaction() as db:
+            row = db.execute(
                 "SELECT id, created, name, note, spec, spec_version, run, weights IS NOT NULL "
                 "FROM experiments WHERE id = ?", (experiment_id,)).fetchone()
         if row is None:
@@ -193,39 +278,88 @@ class Store:
         """The saved state_dict bytes, or None (no such experiment, or saved without a run)."""
         if not valid_id(experiment_id):
             return None
-        with self._lock:
-            row = self._db.execute("SELECT weights FROM experiments WHERE id = ?",
-                                   (experiment_id,)).fetchone()
-        return None if row is None else row[0]
+        with self._transaction() as db:
+            row = db.execute("SELECT weights FROM experiments WHERE id = ?",
+                             (experiment_id,)).fetchone()
+        return None if row is None or row[0] is None else bytes(row[0])
+
+    def edit(self, experiment_id: str, token: str | None, name: str | None = None,
+             note: str | None = None) -> Experiment | None:
+        """Rename and/or annotate (None leaves a field as it is), as the owner; None when no
+        experiment has this id, AccessError when the token does not own it."""
+        if name is not None and len(name) > MAX_NAME:
+            raise StoreError(f"name: {len(name):,} characters; the limit is {MAX_NAME:,}")
+        if note is not None and len(note) > MAX_NOTE:
+            raise StoreError(f"note: {len(note):,} characters; the limit is {MAX_NOTE:,}")
+        if not valid_id(experiment_id):
+            return None
+        with self._transaction(write=True) as db:
+            row = db.execute("SELECT owner, name, note FROM experiments WHERE id = ?",
+                             (experiment_id,)).fetchone()
+            if row is None:
+                return None
+            if not same_hash(row[0], token):
+                raise forbidden("rename or annotate it")
+            name = row[1] if name is None else name
+            note = row[2] if note is None else note
+            grown = len(name.encode()) + len(note.encode()) - len(row[1].encode()) \
+                - len(row[2].encode())
+            db.execute("UPDATE experiments SET name = ?, note = ?, bytes = bytes + ? "
+                       "WHERE id = ?", (name, note, grown, experiment_id))
+        return self.get(experiment_id)
+
+    def delete(self, experiment_id: str, token: str | None) -> bool:
+        """Delete as the owner: False when no experiment has this id, AccessError when the
+        token does not own it. Deleted rows are gone from the database at once."""
+        if not valid_id(experiment_id):
+            return False
+        with self._transaction(write=True) as db:
+            row = db.execute("SELECT owner FROM experiments WHERE id = ?",
+                             (experiment_id,)).fetchone()
+            if row is None:
+                return False
+            if not same_hash(row[0], token):
+                raise forbidden("delete it")
+            db.execute("DELETE FROM experiments WHERE id = ?", (experiment_id,))
+        return True
+
+    def delete_as_operator(self, experiment_id: str) -> bool:
+        """Delete without a token: for whoever runs the server (the `delete-experiment`
+        command), e.g. to honour a request to remove something."""
+        with self._transaction(write=True) as db:
+            return db.execute("DELETE FROM experiments WHERE id = ?",
+                              (experiment_id,)).rowcount == 1
+
+    def usage(self) -> dict[str, int]:
+        """How many experiments and bytes the store holds."""
+        with self._transaction() as db:
+            count, used = db.execute("SELECT COUNT(*), COALESCE(SUM(bytes), 0) "
+                                     "FROM experiments").fetchone()
+        return {"experiments": int(count), "bytes": int(used)}
 
     def put_dataset(self, digest: str, name: str, data: bytes) -> bool:
         """Keep an uploaded file under its hash; False when it was already kept (the first
         name stays)."""
         if len(name) > MAX_NAME:
             raise StoreError(f"name: {len(name):,} characters; the limit is {MAX_NAME:,}")
-        with self._transaction() as db:
-            cursor = db.execute("INSERT OR IGNORE INTO datasets VALUES (?, ?, ?, ?)",
-                                (digest, name, data, _now()))
+        with self._transaction(write=True) as db:
+            cursor = db.execute("INSERT INTO datasets VALUES (?, ?, ?, ?) "
+                                "ON CONFLICT (hash) DO NOTHING",
+                                (digest, name, data, _timestamp(datetime.now(UTC))))
             return cursor.rowcount == 1
 
     def dataset(self, digest: str) -> tuple[str, bytes] | None:
         """The name and bytes of the uploaded file with this hash, or None."""
-        with self._lock:
-            row = self._db.execute("SELECT name, bytes FROM datasets WHERE hash = ?",
-                                   (digest,)).fetchone()
+        with self._transaction() as db:
+            row = db.execute("SELECT name, bytes FROM datasets WHERE hash = ?",
+                             (digest,)).fetchone()
         return None if row is None else (row[0], bytes(row[1]))
 
     def count(self) -> int:
-        with self._lock:
-            return self._db.execute("SELECT COUNT(*) FROM experiments").fetchone()[0]
+        return self.usage()["experiments"]
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        self.backend.close()
 
 
 def _check(new: NewExperiment, spec_json: bytes, run_json: bytes | None) -> None:
@@ -245,6 +379,11 @@ def _check(new: NewExperiment, spec_json: bytes, run_json: bytes | None) -> None
                          f"{MAX_WEIGHTS_BYTES:,}")
 
 
-def open_store(path: Path) -> Store:
-    """Open (creating or upgrading if needed) the store in the SQLite file at `path`."""
-    return Store(path)
+def _timestamp(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def open_store(location: str | Path, limits: Limits | None = None) -> Store:
+    """Open (creating or upgrading if needed) the store at `location`: a `postgresql://` URL,
+    or else the path of a SQLite file."""
+    return Store(location, limits)

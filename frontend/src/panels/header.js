@@ -98,7 +98,11 @@ export function mount(el, store) {
       reset.classList.toggle('attention', Boolean(s.diverged));
       let text = '';
       let tone = '';
-      if (!s.connected) { text = 'Connecting to the server…'; tone = 'warn'; }
+      if (!s.connected) {
+        text = s.lost ? 'Connection lost, and its run; reconnecting…'
+          : 'Connecting to the server…';
+        tone = s.lost ? 'bad' : 'warn';
+      }
       else if (s.diverged) { text = `Diverged: ${s.diverged}`; tone = 'bad'; }
       else if (s.error) { text = s.error; tone = 'bad'; }
       else if (s.note) { text = s.note; tone = 'info'; }

@@ -6,12 +6,15 @@
  * the one on show; or the setup alone when nothing runs) and
  * shows its short link (/e/<id>) with a copy button and the saved files. On a saved
  * experiment's page it shows that experiment's link. Export offers the files of what is on
- * screen: a saved experiment's four, or an unsaved setup's spec and script.
+ * screen: a saved experiment's four, or an unsaved setup's spec and script. Where this browser
+ * saved the experiment (it holds the owner token, owner.js), the dialog also renames,
+ * annotates and deletes it.
  */
 
 import { h } from '../fields.js';
 import { menuItem, savedLinks, setupButtons } from '../downloads.js';
 import { experimentLinks } from '../rest.js';
+import { deleteExperiment, editExperiment, owns } from '../owner.js';
 
 /** @typedef {import('../app.js').Store} Store */
 /** @typedef {import('../app.js').AppState} AppState */
@@ -50,8 +53,21 @@ export function mount(el, store) {
   const copy = h('button', { id: 'share-copy', type: 'button', onclick: () => copyLink() }, 'Copy');
   const saved = h('p', { class: 'share-saved' });
   const files = h('div', { class: 'downloads', role: 'group', 'aria-label': 'Downloads' });
+  // The owner's controls: rename, annotate, delete (shown only where this browser owns it).
+  const ownName = h('input', { id: 'owner-name', type: 'text', autocomplete: 'off',
+    maxlength: limits.max_name, 'aria-label': 'Name', placeholder: 'Name' });
+  const ownNote = h('textarea', { id: 'owner-note', rows: 3, maxlength: limits.max_note,
+    'aria-label': 'Note', placeholder: 'Note' });
+  const ownStatus = h('p', { class: 'muted', role: 'status', id: 'owner-status' });
+  const ownSave = h('button', { id: 'owner-save', type: 'button', onclick: () => ownerEdit() },
+    'Save name and note');
+  const ownDelete = h('button', { id: 'owner-delete', type: 'button', class: 'danger',
+    onclick: () => ownerDelete() }, 'Delete');
+  const owner = h('details', { class: 'share-owner', id: 'share-owner', hidden: true },
+    h('summary', { text: 'You saved this: rename, annotate or delete it' }), ownName, ownNote,
+    h('div', { class: 'buttons' }, ownSave, ownDelete), ownStatus);
   const done = h('div', { class: 'share-done', hidden: true }, saved,
-    h('div', { class: 'share-link' }, url, copy, copied), files,
+    h('div', { class: 'share-link' }, url, copy, copied), files, owner,
     h('div', { class: 'buttons' }, h('button', { type: 'button', onclick: () => dialog.close() },
       'Close')));
   const dialog = h('dialog', { id: 'share-dialog', class: 'dialog', 'aria-labelledby': 'share-title' },
@@ -74,8 +90,13 @@ export function mount(el, store) {
   document.addEventListener('click', closeMenu);
   document.addEventListener('keydown', closeMenu);
 
-  /** Show a saved experiment's link and files. */
-  function showDone(id, links, text) {
+  /** Show a saved experiment's link and files (and, to its owner, the owner's controls). */
+  function showDone(id, links, text, name = '', note = '') {
+    owner.hidden = !owns(id);
+    ownName.value = name;
+    ownNote.value = note;
+    ownStatus.textContent = '';
+    ownSave.disabled = ownDelete.disabled = false;
     url.value = new URL(/** @type {string} */ (links.page), location.origin).href;
     saved.textContent = text;
     copied.textContent = '';
@@ -90,7 +111,8 @@ export function mount(el, store) {
   function open() {
     const { recorded, frame, run } = store.state;
     if (recorded && !recorded.replaying) {
-      showDone(recorded.id, recorded.links, 'This experiment is saved; its link:');
+      showDone(recorded.id, recorded.links, 'This experiment is saved; its link:',
+        recorded.name, recorded.note);
     } else {
       const live = run && !run.recorded && frame;
       const runs = store.state.runs;
@@ -128,7 +150,7 @@ export function mount(el, store) {
       const withRun = 'step' in answer;
       showDone(answer.id, experimentLinks(answer.id, withRun), withRun
         ? `Saved at step ${/** @type {any} */ (answer).step.toLocaleString('en-US')}. Its link:`
-        : 'Saved (the settings only). Its link:');
+        : 'Saved (the settings only). Its link:', nameInput.value, noteInput.value);
       store.announce('Saved; the link is selected');
     } catch (err) {
       const e = /** @type {any} */ (err);
@@ -138,6 +160,32 @@ export function mount(el, store) {
       save.disabled = false;
     }
   });
+
+  async function ownerEdit() {
+    const id = dialog.dataset.id ?? '';
+    ownStatus.textContent = '';
+    try {
+      await editExperiment(id, ownName.value, ownNote.value);
+      ownStatus.textContent = 'Saved the new name and note.';
+      // On the experiment's own page, show them there too.
+      if (store.state.recorded?.id === id) location.reload();
+    } catch (err) {
+      ownStatus.textContent = /** @type {Error} */ (err).message;
+    }
+  }
+
+  async function ownerDelete() {
+    const id = dialog.dataset.id ?? '';
+    if (!window.confirm('Delete this saved experiment? Its link will stop working.')) return;
+    try {
+      await deleteExperiment(id);
+      ownSave.disabled = ownDelete.disabled = true;
+      ownStatus.textContent = 'Deleted: its link no longer opens.';
+      store.announce('Deleted');
+    } catch (err) {
+      ownStatus.textContent = /** @type {Error} */ (err).message;
+    }
+  }
 
   async function copyLink() {
     try {
