@@ -43,6 +43,7 @@ NOISE_MEANING = {
     "sine1d": "target std 0.5 (target sin(pi x))",
     "drawn": "classification: jitter 1.0; regression: target std 0.25 (targets in [-1, 1])",
     "table": "none: an uploaded table's values are used as they are",
+    **{kind: "none: a real data set's values are used as they are" for kind in LIBRARY_KINDS},
 }
 # Amplitude of the uniform coordinate jitter at noise = 1; gauss spreads its blobs instead.
 JITTER = {"circle": 2.5, "xor": 2.5, "gauss": 0.0, "spiral": 1.0, "moons": 1.5,
