@@ -325,12 +325,14 @@ class Training:
 
 def batchable_groups(specs: Sequence[ExperimentSpec]) -> list[list[int]]:
     """Indices of specs grouped greedily, in order, so that each group can be stepped as one
-    batch (a group of one steps alone)."""
+    batch (a group of one steps alone). check_batchable compares each spec with the first,
+    so a newcomer is checked against its group's first alone: O(K x groups), not O(K^2)
+    (a sweep's 256 trials took 36 s to group)."""
     groups: list[list[int]] = []
     for i, spec in enumerate(specs):
         for group in groups:
             try:
-                check_batchable([specs[j] for j in group] + [spec])
+                check_batchable([specs[group[0]], spec])
             except SpecError:
                 continue
             group.append(i)
