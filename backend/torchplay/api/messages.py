@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from torchplay.engine.group import MAX_VARIANTS
 from torchplay.spec.model import ExperimentSpec, SpecError
 from torchplay.store.experiments import MAX_NAME, MAX_NOTE
+from torchplay.sweeps.spec import MAX_TRIALS, SweepSpec
 
 MAX_MESSAGE_BYTES = 1_000_000
 MAX_FPS = 60.0
@@ -91,8 +92,23 @@ class CheckGradients(Message):
                         "loss averages over.")
 
 
+class StartSweep(Message):
+    type: Literal["start_sweep"]
+    sweep: SweepSpec
+    fps: float = Field(4.0, ge=1, le=MAX_FPS, description="Progress summaries per second.")
+    show: int = Field(0, ge=0, lt=MAX_TRIALS, description="The trial whose full frames "
+                      "stream.")
+
+
+class Show(Message):
+    type: Literal["show"]
+    trial: int = Field(ge=0, lt=MAX_TRIALS, description="The sweep's trial to stream full "
+                       "frames of.")
+
+
 ClientMessage = Annotated[
-    Start | Pause | Resume | Reset | Stop | Step | Update | Rate | Ping | Save | CheckGradients,
+    Start | Pause | Resume | Reset | Stop | Step | Update | Rate | Ping | Save | CheckGradients
+    | StartSweep | Show,
     Field(discriminator="type"),
 ]
 client_message = TypeAdapter(ClientMessage)

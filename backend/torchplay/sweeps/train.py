@@ -17,12 +17,13 @@ from typing import Any
 
 import torch
 
+from torchplay.engine import views
 from torchplay.engine.group import Training, batchable_groups
 from torchplay.engine.run import Run
 from torchplay.engine.steppers.batched import check_batchable
 from torchplay.spec.model import SpecError
 from torchplay.sweeps.sample import Trial, trials
-from torchplay.sweeps.spec import SweepSpec
+from torchplay.sweeps.spec import SweepSpec, is_log
 
 
 @dataclass(frozen=True)
@@ -97,10 +98,12 @@ class SweepTraining:
     """A sweep's trials trained side by side to their epoch budget."""
 
     def __init__(self, sweep: SweepSpec, device: torch.device | None = None,
-                 compile: bool = False) -> None:
+                 compile: bool = False, shown: int = 0) -> None:
+        """shown: the trial whose full frames a client sees (`frame`)."""
         self.sweep = sweep
         self.trials = trials(sweep)  # SpecError naming the field before anything is built
         self.groups = plan(self.trials)
+        self.shown = min(shown, len(self.trials) - 1)
         self.training = Training([t.spec for t in self.trials], device or torch.device("cpu"),
                                  compile=compile)
         self.training.resume()
@@ -140,3 +143,31 @@ class SweepTraining:
 
     def plan_json(self) -> list[dict[str, Any]]:
         return [asdict(g) for g in self.groups]
+
+    def ready(self, session: int) -> dict[str, Any]:
+        """The `sweep_ready` message: the plan (before training starts) and every trial."""
+        return {"type": "sweep_ready", "session": session, "sweep": self.sweep.model_dump(),
+                "groups": self.plan_json(),
+                "log": {p.path: is_log(p) for p in self.sweep.parameters},
+                "metric": "r2" if self.sweep.base.data.task == "regression" else "accuracy",
+                "trials": [{"index": t.index, "values": t.values, "seed": t.seed}
+                           for t in self.trials]}
+
+    # --- what a client sees while it trains ----------------------------------------------
+
+    def progress(self) -> dict[str, Any]:
+        """The compact `sweep_progress` message; with every trial's result once done."""
+        message: dict[str, Any] = {"type": "sweep_progress", "shown": self.shown,
+                                   "done": self.done, "trials": self.summary()}
+        if self.done:
+            message["results"] = [asdict(r) for r in self.results()]
+        return message
+
+    def frame(self, k: int) -> dict[str, Any]:
+        """Trial k's full frame, as a lone run's (its boundary, curves, layers)."""
+        training = self.training
+        run = training.current(k)
+        path, reason = training.path(k)
+        frame = views.frame(run, path, reason, 0.0)
+        frame.update(running=training.running and run.active, variant=k)
+        return frame
