@@ -8,6 +8,7 @@ import asyncio
 import json
 from typing import Any
 
+import httpx
 import pytest
 from websockets.asyncio.client import connect
 
@@ -63,6 +64,34 @@ async def test_a_sweep_streams_progress_and_one_trials_frames_and_ends_with_resu
             assert mine.values == theirs["values"] and mine.seed == theirs["seed"]
             # the server may compile the batch's step: equal within float tolerance
             assert theirs["test_loss"] == pytest.approx(mine.test_loss, rel=1e-4, abs=1e-6)
+
+        await ws.send(json.dumps({"type": "save_sweep", "name": "lr and L2"}))
+        while (saved := await recv(ws))["type"] != "saved_sweep":
+            assert saved["type"] in ("frame", "sweep_progress", "event"), saved
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        kept = (await http.get(saved["url"])).json()
+        assert kept["name"] == "lr and L2" and kept["results"] == results
+        assert kept["sweep"]["seed"] == 11 and kept["groups"] == ready["groups"]
+        table = (await http.get(saved["csv"])).text.splitlines()
+        assert table[0] == ("index,seed,optimizer.lr,regularization.l2,epochs,steps,"
+                            "train_loss,test_loss,test_metric,diverged")
+        assert len(table) == 25
+        first = table[1].split(",")
+        assert first[:2] == ["0", str(results[0]["seed"])]
+        assert float(first[2]) == results[0]["values"]["optimizer.lr"]
+        assert float(first[7]) == results[0]["test_loss"]
+        missing = await http.get("/api/sweeps/AAAAAAAAAAAAAAAA/results.csv")
+        assert missing.status_code == 404 and missing.json()["field"] == "id"
+
+
+async def test_a_sweep_is_saved_only_once_finished(server) -> None:
+    async with connect(server.ws_url, open_timeout=TIMEOUT) as ws:
+        await ws.send(json.dumps({"type": "start_sweep", "sweep": {**SWEEP, "epochs": 1000}}))
+        assert (await recv(ws))["type"] == "sweep_ready"
+        await ws.send(json.dumps({"type": "save_sweep"}))
+        while (reply := await recv(ws))["type"] != "error":
+            assert reply["type"] in ("frame", "sweep_progress"), reply
+        assert reply["code"] == "not_finished"
 
 
 @pytest.mark.parametrize(("change", "code", "field"), [

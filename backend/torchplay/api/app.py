@@ -15,6 +15,7 @@ from torchplay import __version__
 from torchplay.api.experiments import router as experiments_router
 from torchplay.api.lessons import router as lessons_router
 from torchplay.api.messages import MAX_FPS, MAX_MESSAGE_BYTES, MAX_STEPS_PER_REQUEST
+from torchplay.api.sweeps import router as sweeps_router
 from torchplay.api.ws import Connection
 from torchplay.data.toy import previews
 from torchplay.serve.runner import Runner
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(experiments_router)
     app.include_router(lessons_router)
+    app.include_router(sweeps_router)
 
     app.mount("/static", StaticFiles(directory=static), name="static")
     return app

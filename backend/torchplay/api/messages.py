@@ -106,9 +106,14 @@ class Show(Message):
                        "frames of.")
 
 
+class SaveSweep(Message):
+    type: Literal["save_sweep"]
+    name: str = Field("", max_length=MAX_NAME, description="Title shown with the sweep.")
+
+
 ClientMessage = Annotated[
     Start | Pause | Resume | Reset | Stop | Step | Update | Rate | Ping | Save | CheckGradients
-    | StartSweep | Show,
+    | StartSweep | Show | SaveSweep,
     Field(discriminator="type"),
 ]
 client_message = TypeAdapter(ClientMessage)

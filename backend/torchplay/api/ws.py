@@ -23,6 +23,7 @@ from torchplay.api.messages import (
     Ping,
     Rate,
     Save,
+    SaveSweep,
     Show,
     Start,
     StartSweep,
@@ -39,6 +40,7 @@ from torchplay.lessons.gradcheck import CheckRefused, check_now
 from torchplay.serve.runner import Mailbox, Runner, RunnerFull, SessionHandle
 from torchplay.spec.model import ExperimentSpec, SpecError, apply_patch, patched
 from torchplay.store.experiments import Store
+from torchplay.store.sweeps import save_sweep
 from torchplay.sweeps.train import SweepTraining
 
 
@@ -154,6 +156,8 @@ class Connection:
         elif isinstance(message, Stop):
             self.release()
             self.reply({"type": "event", "event": "stopped"})
+        elif isinstance(message, SaveSweep):
+            self.reply(await self.save_sweep(message))
         elif isinstance(message, Show) or (isinstance(message, Update) and
                                            self.handle.sweep is not None):
             self.sweep_control(message)
@@ -222,6 +226,28 @@ class Connection:
         self.cursors = {}
         self.handle = handle
         self.notify()
+
+    async def save_sweep(self, message: SaveSweep) -> dict[str, Any]:
+        """Store a finished sweep's plan and results; `saved_sweep` with its id."""
+        handle = self.handle
+        assert handle is not None
+        if handle.sweep is None:
+            return error("not_supported", "save_sweep saves a sweep: start one with "
+                         "start_sweep", "type")
+        if self.store is None:
+            return error("save_failed", "this server keeps no store")
+        sweep = handle.sweep
+        body = await asyncio.wrap_future(self.runner.call(
+            handle, lambda _training: sweep.saved() if sweep.done else None))
+        if body is None:
+            return error("not_finished", "a sweep is saved once every trial has finished",
+                         "type")
+        try:
+            sweep_id = await asyncio.to_thread(save_sweep, self.store, message.name, body)
+        except Exception as exc:  # reported to the client; the server goes on
+            return error("save_failed", f"the sweep was not saved: {exc}")
+        return {"type": "saved_sweep", "id": sweep_id, "url": f"/api/sweeps/{sweep_id}",
+                "csv": f"/api/sweeps/{sweep_id}/results.csv"}
 
     def sweep_control(self, message: Show | Update) -> None:
         handle = self.handle

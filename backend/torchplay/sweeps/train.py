@@ -144,6 +144,11 @@ class SweepTraining:
     def plan_json(self) -> list[dict[str, Any]]:
         return [asdict(g) for g in self.groups]
 
+    def saved(self) -> dict[str, Any]:
+        """What a saved sweep keeps (store/sweeps.py)."""
+        return {"sweep": self.sweep.model_dump(mode="json"), "groups": self.plan_json(),
+                "results": [asdict(r) for r in self.results()]}
+
     def ready(self, session: int) -> dict[str, Any]:
         """The `sweep_ready` message: the plan (before training starts) and every trial."""
         return {"type": "sweep_ready", "session": session, "sweep": self.sweep.model_dump(),
