@@ -38,6 +38,7 @@ import * as charts from './panels/charts.js';
 import * as loss from './panels/loss.js';
 import * as lessons from './panels/lessons.js';
 import * as compare from './panels/compare.js';
+import * as sweep from './panels/sweep.js';
 
 /** Frames per second asked of the server: smooth, and within one core's drawing budget
  * (never above the server's own limit). */
@@ -152,6 +153,7 @@ export class App {
       training.mount(at('training'), store), output.mount(at('output'), store),
       loss.mount(at('loss'), store), charts.mount(at('charts'), store),
       lessons.mount(at('lesson'), store), compare.mount(at('compare'), store),
+      sweep.mount(at('sweep'), store),
     ];
     document.body.classList.remove('loading');
     this.setReadOnly(Boolean(this.state.recorded));

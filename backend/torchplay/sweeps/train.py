@@ -22,7 +22,7 @@ from torchplay.engine.group import Training, batchable_groups
 from torchplay.engine.run import Run
 from torchplay.engine.steppers.batched import check_batchable
 from torchplay.spec.model import SpecError
-from torchplay.sweeps.sample import Trial, trials
+from torchplay.sweeps.sample import Trial, narrowed, trials
 from torchplay.sweeps.spec import SweepSpec, is_log
 
 
@@ -165,7 +165,14 @@ class SweepTraining:
         message: dict[str, Any] = {"type": "sweep_progress", "shown": self.shown,
                                    "done": self.done, "trials": self.summary()}
         if self.done:
-            message["results"] = [asdict(r) for r in self.results()]
+            results = self.results()
+            message["results"] = [asdict(r) for r in results]
+            try:  # the next round around the best, for the page's "narrow"
+                message["next"] = narrowed(
+                    self.sweep, [r.values for r in results],
+                    [r.score(self.sweep.metric) for r in results]).model_dump(mode="json")
+            except SpecError:  # every trial diverged: nothing to narrow around
+                message["next"] = None
         return message
 
     def frame(self, k: int) -> dict[str, Any]:
