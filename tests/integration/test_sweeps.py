@@ -57,6 +57,11 @@ async def test_a_sweep_streams_progress_and_one_trials_frames_and_ends_with_resu
             frames.append(message.get("variant", -1))
         assert frames and set(frames) <= {5, 2}, frames
         results = final["results"]
+        nxt = final["next"]  # the next round, narrowed around the best 8 trials
+        assert nxt["round"] == 1 and nxt["seed"] == 11
+        best = sorted(results, key=lambda r: r["test_loss"])[:8]
+        lrs = [r["values"]["optimizer.lr"] for r in best]
+        assert nxt["parameters"][0]["low"] < min(lrs) and max(lrs) < nxt["parameters"][0]["high"]
         assert [r["index"] for r in results] == list(range(24))
         assert all(r["epochs"] == 3 and not r["diverged"] for r in results)
         local = SweepTraining(SweepSpec.model_validate(SWEEP)).run()
