@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pagedriver import Playground
+from pagedriver import Playground, open_playground
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -73,3 +73,29 @@ def test_a_sweep_runs_shows_a_trial_narrows_and_saves(play: Playground, server: 
     assert play.state("app.state.spec.optimizer.lr") == pytest.approx(
         chosen["values"]["optimizer.lr"])
     page.screenshot(path=str(artifacts / "sweep-forked.png"), full_page=True)
+
+
+def test_lesson_21_searches_as_a_sweep_and_draws_its_scatter(page: Any, server: Any,
+                                                             artifacts: Path) -> None:
+    """The lesson's card asks for the scatter of final test loss against learning rate and
+    against width: its search, run as a sweep, draws both (log scales)."""
+    play = open_playground(page, server.url + "/#lesson=hyperparameter-search")
+    panel = page.locator("#sweep")
+    use = panel.get_by_role("button", name="Use lesson 21's search")
+    use.click()
+    expect(panel.get_by_label("width from")).to_have_value("2")
+    expect(panel.get_by_label("Trials")).to_have_value("16")
+    epochs = panel.get_by_label("Epochs per trial")
+    epochs.fill("3")
+    panel.get_by_role("button", name="Start sweep").click()
+    expect(page.locator("#sweep-plan")).to_contain_text("16 trials in")
+    expect(page.locator("#sweep-plan")).to_contain_text("differs from group 0 in network.layers")
+    expect(panel).to_have_attribute("data-done", "true", timeout=60_000)
+    for path in ("optimizer.lr", "network.layers.0.units"):
+        expect(panel.locator(f'canvas[data-path="{path}"]')).to_have_attribute(
+            "data-points", "16")
+    captions = panel.locator("figcaption").all_inner_texts()
+    assert all("log scale" in c for c in captions) and len(captions) == 2
+    panel.scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / "sweep-lesson21.png"), full_page=True)
+    assert not play.errors, play.errors

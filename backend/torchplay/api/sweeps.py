@@ -12,11 +12,25 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from torchplay.api.experiments import ApiError, ExperimentRoute, StoreDep, _download, _errors
+from torchplay.lessons.catalogue import load_lessons
 from torchplay.store.sweeps import get_sweep
+from torchplay.sweeps.lesson import lesson_sweep
 
 router = APIRouter(prefix="/api", tags=["sweeps"], route_class=ExperimentRoute)
 CSV_FIXED = ("index", "seed", "epochs", "steps", "train_loss", "test_loss", "test_metric",
              "diverged")
+
+
+@router.get("/lesson-sweeps/{lesson_id}", responses=_errors(404))
+async def lesson_search(lesson_id: str) -> dict[str, Any]:
+    """{"sweep": a lesson's random search as a SweepSpec (docs/sweeps.md), or null for a
+    lesson without one}, for the sweep panel."""
+    lesson = next((item for item in load_lessons() if item.id == lesson_id), None)
+    if lesson is None:
+        raise ApiError(404, "not_found", "no lesson has this id", "id")
+    if lesson.search is None:
+        return {"sweep": None}
+    return {"sweep": lesson_sweep(lesson).model_dump(mode="json")}
 
 
 async def _find(store: Any, sweep_id: str) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 /**
- * The sweep panel: search learning rate and L2 (log-uniform) over many trials trained at once
- * on the server (docs/protocol.md, Sweeps), on a socket of its own beside the run's. It says
+ * The sweep panel: search learning rate and L2 (log-uniform), or an open lesson's search, over
+ * many trials trained at once on the server (docs/protocol.md, Sweeps), on a socket of its
+ * own beside the run's. It says
  * how the trials split into groups before they train, draws the final metric against each
  * parameter (log axes) and a sortable table, streams the full frame of the clicked trial only,
  * narrows the ranges around the best trials (the server's rule, sent as `next`), saves the
@@ -12,10 +13,13 @@ import { fmt, scatter, table } from '../sweepviews.js';
 
 /** @typedef {import('../types.js').Store} Store */
 
-const PARAMS = [
-  { path: 'optimizer.lr', label: 'learning rate', low: 0.001, high: 3 },
-  { path: 'regularization.l2', label: 'L2', low: 1e-6, high: 0.1 },
+const DEFAULT_PARAMS = [
+  { kind: 'log_uniform', path: 'optimizer.lr', low: 0.001, high: 3 },
+  { kind: 'log_uniform', path: 'regularization.l2', low: 1e-6, high: 0.1 },
 ];
+const LABELS = { 'optimizer.lr': 'learning rate', 'regularization.l2': 'L2',
+  'network.layers.0.units': 'width' };
+const label = (path) => LABELS[path] || path;
 
 function numberField(label, name, value, attrs = {}) {
   const input = h('input', { type: 'number', name, value: String(value), step: 'any',
@@ -28,9 +32,19 @@ export function mount(el, store) {
   const trials = numberField('Trials', 'trials', 64, { min: 1, max: 512, step: 1 });
   const epochs = numberField('Epochs per trial', 'epochs', 20, { min: 1, max: 1000, step: 1 });
   const seed = numberField('Sweep seed', 'seed', 0, { min: 0, step: 1 });
-  const ranges = PARAMS.map((p) => ({ ...p,
-    lo: numberField(`${p.label} from`, `${p.path}.low`, p.low, { min: 0 }),
-    hi: numberField(`${p.label} to`, `${p.path}.high`, p.high, { min: 0 }) }));
+  let ranges = [];
+  const rangeFields = h('div', { class: 'sweep-ranges' });
+  /** Form rows for the parameters of a sweep (each a low and a high). */
+  function setParams(params) {
+    ranges = params.map((p) => ({ ...p, label: label(p.path),
+      lo: numberField(`${label(p.path)} from`, `${p.path}.low`, p.low, { min: 0 }),
+      hi: numberField(`${label(p.path)} to`, `${p.path}.high`, p.high, { min: 0 }) }));
+    rangeFields.replaceChildren(...ranges.flatMap((r) => [r.lo.el, r.hi.el]));
+  }
+  setParams(DEFAULT_PARAMS);
+  const useLesson = h('button', { type: 'button', id: 'sweep-lesson', hidden: true });
+  let lessonId = null;
+  let lessonBase = null;
   const start = h('button', { type: 'button', id: 'sweep-start', class: 'primary' }, 'Start sweep');
   const narrow = h('button', { type: 'button', id: 'sweep-narrow', disabled: true },
     'Narrow around the best');
@@ -43,18 +57,14 @@ export function mount(el, store) {
   const link = h('p', { id: 'sweep-link' });
   const figures = h('div', { class: 'sweep-figures' });
   const pick = (k) => show(k);
-  const grid = table([
-    { key: 'index', label: '#' },
-    ...PARAMS.map((p) => ({ key: `values.${p.path}`, label: p.label })),
-    { key: 'epoch', label: 'epochs' }, { key: 'test_loss', label: 'test loss' },
-    { key: 'test_metric', label: 'test accuracy / R²' }, { key: 'diverged', label: 'diverged' },
-  ], pick);
+  const tableWrap = h('div', { class: 'sweep-table-wrap' });
+  let grid = null;
   el.append(h('header', { class: 'sweep-head' }, h('h3', { text: 'Sweep' }),
-    h('span', { class: 'muted', text: 'many models at once, learning rate and L2 ' +
-      'log-uniform; the rest as set above' })),
-  h('div', { class: 'sweep-form' }, trials.el, epochs.el, seed.el,
-    ...ranges.flatMap((r) => [r.lo.el, r.hi.el]), start, narrow, save, fork),
-  plan, status, trialInfo, link, figures, h('div', { class: 'sweep-table-wrap' }, grid.el));
+    h('span', { class: 'muted', text: 'many models at once, each parameter from a range ' +
+      '(log scale); the rest as set above' }), useLesson),
+  h('div', { class: 'sweep-form' }, trials.el, epochs.el, seed.el, rangeFields, start, narrow,
+    save, fork),
+  plan, status, trialInfo, link, figures, tableWrap);
 
   let ws = null;
   let ready = null;
@@ -77,14 +87,14 @@ export function mount(el, store) {
 
   function redraw() {
     for (const v of views) v.draw(rows, shown, 'test_loss');
-    grid.draw(rows, shown);
+    grid?.draw(rows, shown);
   }
 
   function sweepSpec() {
     return { base: spec, strategy: 'random', trials: Number(trials.input.value),
       epochs: Number(epochs.input.value), seed: Number(seed.input.value),
       round: next ? next.round : 0,
-      parameters: ranges.map((r) => ({ kind: 'log_uniform', path: r.path,
+      parameters: ranges.map((r) => ({ kind: r.kind, path: r.path,
         low: Number(r.lo.input.value), high: Number(r.hi.input.value) })) };
   }
 
@@ -97,8 +107,15 @@ export function mount(el, store) {
       plan.textContent = `${rows.length} trials in ${groups.length} group` +
         `${groups.length > 1 ? 's' : ''}: ` + groups.map((g, i) =>
         `group ${i}: ${g.trials.length} ${g.path} (${g.why})`).join('; ');
-      views = PARAMS.map((p) => scatter(p.path, message.log[p.path], 'final test loss', pick));
+      const paths = message.sweep.parameters.map((p) => p.path);
+      views = paths.map((path) => scatter(path, message.log[path], 'final test loss', pick));
       figures.replaceChildren(...views.map((v) => v.el));
+      grid = table([{ key: 'index', label: '#' },
+        ...paths.map((path) => ({ key: `values.${path}`, label: label(path) })),
+        { key: 'epoch', label: 'epochs' }, { key: 'test_loss', label: 'test loss' },
+        { key: 'test_metric', label: 'test accuracy / R²' },
+        { key: 'diverged', label: 'diverged' }], pick);
+      tableWrap.replaceChildren(grid.el);
       link.replaceChildren();
       redraw();
     } else if (message.type === 'sweep_progress' && ready) {
@@ -130,7 +147,8 @@ export function mount(el, store) {
 
   start.addEventListener('click', () => {
     status.classList.remove('error');
-    spec = { ...store.state.spec, training: { ...store.state.spec.training, epochs: null } };
+    const base = lessonBase || store.state.spec;
+    spec = { ...base, training: { ...base.training, epochs: null } };
     const message = { type: 'start_sweep', sweep: sweepSpec(), show: 0 };
     shown = 0;
     if (ws && ws.readyState === WebSocket.OPEN) {
@@ -146,6 +164,7 @@ export function mount(el, store) {
     if (!next) return;
     for (const r of ranges) {
       const p = next.parameters.find((q) => q.path === r.path);
+      if (!p) continue;
       r.lo.input.value = String(Number(p.low.toPrecision(3)));
       r.hi.input.value = String(Number(p.high.toPrecision(3)));
     }
@@ -162,8 +181,44 @@ export function mount(el, store) {
     store.announce(`Trial ${shown} opened as a run`);
   });
 
+  let template = null;
+  useLesson.addEventListener('click', () => {
+    if (!template) return;
+    setParams(template.parameters);
+    trials.input.value = String(template.trials);
+    epochs.input.value = String(template.epochs);
+    seed.input.value = String(template.seed);
+    lessonBase = template.base;
+    next = null;
+    status.textContent = `the lesson's search: ${template.parameters.map((p) =>
+      label(p.path)).join(' and ')}, on the lesson's setup; start it`;
+  });
+
+  /** A lesson with a random search offers it as a sweep. */
+  async function offerLesson(lesson) {
+    const answer = await fetch(`/api/lesson-sweeps/${encodeURIComponent(lesson.id)}`);
+    if (!answer.ok) return;
+    const { sweep } = await answer.json();
+    if (!sweep || lessonId !== lesson.id) return;
+    template = sweep;
+    useLesson.textContent = `Use lesson ${lesson.number}'s search`;
+    useLesson.hidden = false;
+  }
+
   return {
-    update() {},
+    update(state) {
+      const lesson = state.lesson;
+      const id = lesson ? lesson.id : null;
+      if (id === lessonId) return;
+      lessonId = id;
+      useLesson.hidden = true;
+      template = null;
+      if (lesson) offerLesson(lesson);
+      if (lessonBase) {
+        lessonBase = null;
+        setParams(DEFAULT_PARAMS);
+      }
+    },
     destroy() { ws?.close(); },
   };
 }
