@@ -1,6 +1,7 @@
 /**
  * Views of a sweep's trials: a scatter of the final metric against one parameter (log axis
- * where the parameter's range is log) and a table sortable by any column. Both draw from
+ * where the parameter's range is log), a table sortable by any column, and every trial's
+ * test-loss curve, thinned. Both draw from
  * plain rows, {index, values, test_loss, test_metric, diverged, epoch}, and call `onPick(k)`
  * when a trial is clicked.
  */
@@ -116,4 +117,66 @@ export function table(columns, onPick) {
       : fmt(value(r, c.key) === Infinity ? null : value(r, c.key)) })))));
   }
   return { el, draw };
+}
+
+/**
+ * The test-loss curves of every trial on one canvas (log loss axis), each kept thin: a
+ * trial's curve gains a point only when a progress message shows it at a new epoch, and at
+ * most MAX_CURVE_POINTS, every second point dropped past that. Returns {el, add, draw}.
+ */
+const MAX_CURVE_POINTS = 64;
+
+export function curves() {
+  const width = 540;
+  const canvas = h('canvas', { width, height: H, class: 'sweep-curves',
+    'aria-label': 'test loss of every trial against epoch' });
+  const el = h('figure', { class: 'sweep-figure' }, canvas,
+    h('figcaption', { text: 'test loss of every trial by epoch (log scale)' }));
+  let lines = [];
+
+  /** Start over with `count` trials. */
+  function reset(count) {
+    lines = Array.from({ length: count }, () => []);
+  }
+
+  /** Note trial k at `epoch` with `loss` (ignored unless its epoch is new). */
+  function add(k, epoch, loss) {
+    const line = lines[k];
+    if (!line || !Number.isFinite(loss) || loss <= 0) return;
+    if (line.length && line[line.length - 1][0] >= epoch) return;
+    line.push([epoch, loss]);
+    if (line.length > MAX_CURVE_POINTS) lines[k] = line.filter((_, i) => i % 2 === 0 ||
+      i === line.length - 1);
+  }
+
+  function draw(epochs, shown) {
+    const ctx = canvas.getContext('2d');
+    ctx.clearRect(0, 0, width, H);
+    ctx.strokeStyle = '#bbb';
+    ctx.strokeRect(PAD, 4, width - PAD - 4, H - PAD - 4);
+    const all = lines.flat();
+    canvas.dataset.points = String(all.length);
+    if (!all.length) return;
+    const losses = all.map((p) => p[1]);
+    const x = scale(0, Math.max(epochs, 1), false, PAD + 4, width - 8);
+    const y = scale(Math.min(...losses), Math.max(...losses), true, H - PAD - 4, 8);
+    ctx.fillStyle = '#555';
+    ctx.font = '10px sans-serif';
+    ctx.fillText('0', PAD, H - 12);
+    ctx.textAlign = 'right';
+    ctx.fillText(`epoch ${epochs}`, width - 4, H - 12);
+    ctx.fillText(fmt(Math.max(...losses)), PAD - 2, 12);
+    ctx.fillText(fmt(Math.min(...losses)), PAD - 2, H - PAD - 4);
+    ctx.textAlign = 'left';
+    lines.forEach((line, k) => {
+      if (line.length < 1) return;
+      ctx.strokeStyle = k === shown ? '#f59322' : 'rgba(8, 119, 189, 0.25)';
+      ctx.lineWidth = k === shown ? 2 : 1;
+      ctx.beginPath();
+      line.forEach(([epoch, loss], i) => (i ? ctx.lineTo : ctx.moveTo).call(ctx, x(epoch),
+        y(loss)));
+      ctx.stroke();
+    });
+  }
+  return { el, reset, add, draw };
 }

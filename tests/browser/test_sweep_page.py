@@ -38,6 +38,8 @@ def test_a_sweep_runs_shows_a_trial_narrows_and_saves(play: Playground, server: 
     lr = panel.locator('canvas[data-path="optimizer.lr"]')
     expect(lr).to_have_attribute("data-points", "32")
     expect(panel.locator("figcaption").first).to_contain_text("log scale")
+    curve_points = int(panel.locator("canvas.sweep-curves").get_attribute("data-points") or 0)
+    assert 32 <= curve_points <= 32 * 6  # at least each trial's end, at most every epoch
     rows = panel.locator(".sweep-table tbody tr")
     expect(rows).to_have_count(32)
 
@@ -94,7 +96,7 @@ def test_lesson_21_searches_as_a_sweep_and_draws_its_scatter(page: Any, server: 
     for path in ("optimizer.lr", "network.layers.0.units"):
         expect(panel.locator(f'canvas[data-path="{path}"]')).to_have_attribute(
             "data-points", "16")
-    captions = panel.locator("figcaption").all_inner_texts()
+    captions = panel.locator("figure:has(canvas.sweep-scatter) figcaption").all_inner_texts()
     assert all("log scale" in c for c in captions) and len(captions) == 2
     panel.scroll_into_view_if_needed()
     page.screenshot(path=str(artifacts / "sweep-lesson21.png"), full_page=True)

@@ -9,7 +9,7 @@
  */
 
 import { h } from '../fields.js';
-import { fmt, scatter, table } from '../sweepviews.js';
+import { curves, fmt, scatter, table } from '../sweepviews.js';
 
 /** @typedef {import('../types.js').Store} Store */
 
@@ -72,6 +72,7 @@ export function mount(el, store) {
   let shown = 0;
   let next = null;
   let views = [];
+  const lines = curves();
   let spec = null;
 
   function send(message) {
@@ -88,6 +89,7 @@ export function mount(el, store) {
   function redraw() {
     for (const v of views) v.draw(rows, shown, 'test_loss');
     grid?.draw(rows, shown);
+    if (ready) lines.draw(ready.sweep.epochs, shown);
   }
 
   function sweepSpec() {
@@ -109,7 +111,8 @@ export function mount(el, store) {
         `group ${i}: ${g.trials.length} ${g.path} (${g.why})`).join('; ');
       const paths = message.sweep.parameters.map((p) => p.path);
       views = paths.map((path) => scatter(path, message.log[path], 'final test loss', pick));
-      figures.replaceChildren(...views.map((v) => v.el));
+      lines.reset(rows.length);
+      figures.replaceChildren(...views.map((v) => v.el), lines.el);
       grid = table([{ key: 'index', label: '#' },
         ...paths.map((path) => ({ key: `values.${path}`, label: label(path) })),
         { key: 'epoch', label: 'epochs' }, { key: 'test_loss', label: 'test loss' },
@@ -122,6 +125,7 @@ export function mount(el, store) {
       message.trials.forEach(([epoch, testLoss, testMetric, diverged], k) => {
         Object.assign(rows[k], { epoch, test_loss: testLoss, test_metric: testMetric,
           diverged });
+        lines.add(k, epoch, testLoss);
       });
       const finished = rows.filter((r) => r.epoch >= ready.sweep.epochs || r.diverged).length;
       status.textContent = message.done
