@@ -180,3 +180,55 @@ export function curves() {
   }
   return { el, reset, add, draw };
 }
+
+/**
+ * Parallel coordinates: one vertical axis per parameter (log where its range is log) and a
+ * last one for the final test loss (log); each trial a line across them, the better its loss
+ * the darker. Returns {el, draw(rows, shown)}.
+ */
+export function parallel(paths, logs, labelOf) {
+  const width = 540;
+  const canvas = h('canvas', { width, height: H, class: 'sweep-parallel',
+    'aria-label': 'parallel coordinates of every parameter and the final test loss' });
+  const el = h('figure', { class: 'sweep-figure' }, canvas,
+    h('figcaption', { text: 'parallel coordinates: each trial a line; darker is a lower ' +
+      'test loss' }));
+
+  function draw(rows, shown) {
+    const ctx = canvas.getContext('2d');
+    ctx.clearRect(0, 0, width, H);
+    const axes = [...paths.map((path, i) => ({ name: labelOf(path), log: logs[i],
+      get: (r) => r.values[path] })), { name: 'test loss', log: true, get: (r) => r.test_loss }];
+    const xs = axes.map((_, i) => 40 + (i * (width - 80)) / (axes.length - 1));
+    const scales = axes.map((axis) => {
+      const values = rows.map(axis.get).filter((v) => Number.isFinite(v) && (!axis.log || v > 0));
+      return values.length ? scale(Math.min(...values), Math.max(...values), axis.log, H - 24, 8)
+        : null;
+    });
+    const losses = rows.map((r) => r.test_loss).filter(Number.isFinite);
+    const best = Math.min(...losses);
+    const worst = Math.max(...losses);
+    let drawn = 0;
+    for (const r of rows) {
+      if (!Number.isFinite(r.test_loss) || scales.some((s) => !s)) continue;
+      const t = worst > best ? (r.test_loss - best) / (worst - best) : 0;
+      ctx.strokeStyle = r.index === shown ? '#f59322' : `rgba(8, 119, 189, ${0.85 - 0.7 * t})`;
+      ctx.lineWidth = r.index === shown ? 2 : 1;
+      ctx.beginPath();
+      axes.forEach((axis, i) => (i ? ctx.lineTo : ctx.moveTo).call(ctx, xs[i],
+        scales[i](axis.get(r))));
+      ctx.stroke();
+      drawn += 1;
+    }
+    ctx.fillStyle = '#555';
+    ctx.font = '10px sans-serif';
+    ctx.textAlign = 'center';
+    axes.forEach((axis, i) => {
+      ctx.fillRect(xs[i], 8, 1, H - 32);
+      ctx.fillText(axis.name, xs[i], H - 8);
+    });
+    ctx.textAlign = 'left';
+    canvas.dataset.lines = String(drawn);
+  }
+  return { el, draw };
+}

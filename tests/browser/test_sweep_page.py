@@ -40,6 +40,7 @@ def test_a_sweep_runs_shows_a_trial_narrows_and_saves(play: Playground, server: 
     expect(panel.locator("figcaption").first).to_contain_text("log scale")
     curve_points = int(panel.locator("canvas.sweep-curves").get_attribute("data-points") or 0)
     assert 32 <= curve_points <= 32 * 6  # at least each trial's end, at most every epoch
+    expect(panel.locator("canvas.sweep-parallel")).to_have_attribute("data-lines", "32")
     rows = panel.locator(".sweep-table tbody tr")
     expect(rows).to_have_count(32)
 

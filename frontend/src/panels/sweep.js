@@ -9,7 +9,7 @@
  */
 
 import { h } from '../fields.js';
-import { curves, fmt, scatter, table } from '../sweepviews.js';
+import { curves, fmt, parallel, scatter, table } from '../sweepviews.js';
 
 /** @typedef {import('../types.js').Store} Store */
 
@@ -112,6 +112,8 @@ export function mount(el, store) {
       const paths = message.sweep.parameters.map((p) => p.path);
       views = paths.map((path) => scatter(path, message.log[path], 'final test loss', pick));
       lines.reset(rows.length);
+      const across = parallel(paths, paths.map((path) => message.log[path]), label);
+      views.push({ el: across.el, draw: (r, k) => across.draw(r, k) });
       figures.replaceChildren(...views.map((v) => v.el), lines.el);
       grid = table([{ key: 'index', label: '#' },
         ...paths.map((path) => ({ key: `values.${path}`, label: label(path) })),
