@@ -54,6 +54,7 @@ def test_a_sweep_runs_shows_a_trial_narrows_and_saves(play: Playground, server: 
     best.click()
     expect(page.locator("#sweep-trial")).to_contain_text(f"trial {index}: step 125")
     expect(best).to_have_class("shown")
+    expect(page.locator("#sweep-boundary")).to_have_attribute("data-trial", str(index))
     page.screenshot(path=str(artifacts / "sweep-done.png"), full_page=True)
 
     low_before = float(panel.get_by_label("learning rate from").input_value())

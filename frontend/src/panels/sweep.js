@@ -8,7 +8,9 @@
  * sweep, and opens a trial as a normal run.
  */
 
+import { paintGrid } from '../colors.js';
 import { h } from '../fields.js';
+import { decodeBase64 } from '../protocol.js';
 import { curves, fmt, parallel, scatter, table } from '../sweepviews.js';
 
 /** @typedef {import('../types.js').Store} Store */
@@ -54,6 +56,8 @@ export function mount(el, store) {
   const plan = h('p', { id: 'sweep-plan', class: 'muted', 'aria-live': 'polite' });
   const status = h('p', { id: 'sweep-status', class: 'muted' });
   const trialInfo = h('p', { id: 'sweep-trial' });
+  const boundary = h('canvas', { id: 'sweep-boundary', width: 100, height: 100,
+    'aria-label': 'the shown trial\'s output over the data', hidden: true });
   const link = h('p', { id: 'sweep-link' });
   const figures = h('div', { class: 'sweep-figures' });
   const pick = (k) => show(k);
@@ -64,7 +68,8 @@ export function mount(el, store) {
       '(log scale); the rest as set above' }), useLesson),
   h('div', { class: 'sweep-form' }, trials.el, epochs.el, seed.el, rangeFields, start, narrow,
     save, fork),
-  plan, status, trialInfo, link, figures, tableWrap);
+  plan, status, h('div', { class: 'sweep-trial' }, boundary, trialInfo), link, figures,
+  tableWrap);
 
   let ws = null;
   let ready = null;
@@ -74,6 +79,20 @@ export function mount(el, store) {
   let views = [];
   const lines = curves();
   let spec = null;
+
+  /** The shown trial's output over the data's window (a grid; 1-D curves are not drawn). */
+  function drawBoundary(out) {
+    boundary.hidden = !out || out.kind === 'curve';
+    if (boundary.hidden) return;
+    boundary.width = out.size;
+    boundary.height = out.size;
+    const ctx = boundary.getContext('2d');
+    const image = ctx.createImageData(out.size, out.size);
+    paintGrid(image.data, decodeBase64(out.values), { kind: out.kind, classes: out.classes,
+      confidence: out.confidence ? decodeBase64(out.confidence) : undefined });
+    ctx.putImageData(image, 0, 0);
+    boundary.dataset.trial = String(shown);
+  }
 
   function send(message) {
     if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(message));
@@ -141,6 +160,7 @@ export function mount(el, store) {
     } else if (message.type === 'frame' && message.variant === shown) {
       trialInfo.textContent = `trial ${shown}: step ${message.step}, epoch ${message.epoch}, ` +
         `test loss ${fmt(message.test_loss)}, test ${message.metric} ${fmt(message.test_metric)}`;
+      drawBoundary(message.output);
     } else if (message.type === 'saved_sweep') {
       link.replaceChildren('Saved: ', h('a', { href: message.url, text: message.url }), ' · ',
         h('a', { href: message.csv, text: 'results.csv', download: '' }));
