@@ -108,6 +108,19 @@ def test_narrowing_stays_inside_the_fields_bounds() -> None:
     trials(nxt)
 
 
+def test_narrowing_powers_of_two_stays_on_powers_the_field_admits() -> None:
+    base = sweep(parameters=[{"kind": "pow2", "path": "optimizer.lr", "low": 2.0**-10,
+                              "high": 64.0},
+                             {"kind": "pow2", "path": "network.layers.0.units", "low": 1,
+                              "high": 1024}], narrow={"k": 2, "margin": 3.0})
+    nxt = narrowed(base, [{"optimizer.lr": 32.0, "network.layers.0.units": 1},
+                          {"optimizer.lr": 64.0, "network.layers.0.units": 2}], [0.1, 0.2])
+    lr, units = nxt.parameters
+    assert lr.high == 64.0 and lr.low == 4.0  # 128 would pass lr's bound of 100
+    assert units.low == 1 and units.high == 16
+    trials(nxt)
+
+
 @pytest.mark.parametrize(("fields", "field", "words"), [
     ({"parameters": [{**LR, "path": "optimizer.nope"}]}, "parameters.0.path", "no field"),
     ({"parameters": [{**LR, "path": "network.layers.9.units"}]}, "parameters.0.path",

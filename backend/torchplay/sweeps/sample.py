@@ -152,16 +152,27 @@ def narrowed(sweep: SweepSpec, values: list[dict[str, Any]],
         span = (hi - lo) or (f(param.high) - f(param.low))
         low, high = inv(lo - margin * span), inv(hi + margin * span)
         if isinstance(param, PowersOfTwo):
-            low = 2.0 ** math.floor(math.log2(low) + 1e-9)
-            high = 2.0 ** math.ceil(math.log2(high) - 1e-9)
-            low = max(low, 2.0 ** math.ceil(math.log2(max(target.low, 1e-300))))
-        if target.type == "int":
-            low, high = math.floor(low), math.ceil(high)
-        low, high = _inside(target, low), _inside(target, high)
-        if isinstance(param, PowersOfTwo) and target.type == "int":
-            low = max(low, 1)
+            low, high = _powers_inside(target, low, high)
+        else:
+            if target.type == "int":
+                low, high = math.floor(low), math.ceil(high)
+            low, high = _inside(target, low), _inside(target, high)
         parameters.append(param.model_copy(update={"low": low, "high": high}))
     return sweep.model_copy(update={"parameters": parameters, "round": sweep.round + 1})
+
+
+def _powers_inside(target: Target, low: float, high: float) -> tuple[float, float]:
+    """[low, high] rounded outward to powers of two, kept to the powers the field admits
+    (from 1 for an integer field)."""
+    bottom = 0 if target.type == "int" else math.ceil(math.log2(max(target.low, 2.0**-1000)))
+    while not target.admits(2.0**bottom):
+        bottom += 1
+    top = math.floor(math.log2(min(target.high, 2.0**1000)))
+    while not target.admits(2.0**top):
+        top -= 1
+    a = min(max(math.floor(math.log2(low) + 1e-9), bottom), top)
+    b = min(max(math.ceil(math.log2(high) - 1e-9), bottom), top)
+    return 2.0**a, 2.0**b
 
 
 def _inside(target: Target, value: float) -> float:

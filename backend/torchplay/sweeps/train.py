@@ -58,30 +58,28 @@ class TrialResult:
 
 
 def plan(items: list[Trial]) -> list[Group]:
-    """How the trials split into groups, and why each group stands apart from the first."""
+    """How the trials split into groups (as Training groups them), and why each group stands
+    apart: a trial that cannot batch at all says why, another group names the first field
+    in which it differs from group 0."""
     specs = [t.spec for t in items]
-    groups = []
+    groups: list[Group] = []
     for members in batchable_groups(specs):
         first = specs[members[0]]
-        if len(members) > 1:
-            path = "batched"
-        else:
-            path = "lone"
         try:
             check_batchable([first])
-            lone_why = None
+            why = None
         except SpecError as error:
-            lone_why = f"{error.field}: {error.message}"
-        if not groups:
-            why = (f"{len(members)} trials share what shapes the computation" if
-                   len(members) > 1 else lone_why or "the only trial")
-        else:
+            why = f"{error.field}: {error.message}"
+        if why is None and not groups:
+            why = (f"{len(members)} trials share what shapes the computation"
+                   if len(members) > 1 else "the only trial")
+        elif why is None:
             try:
                 check_batchable([specs[groups[0].trials[0]], first])
-                why = lone_why or "batched apart"
+                why = "batched apart"  # not expected: greedy grouping would have joined them
             except SpecError as error:
-                why = lone_why or f"differs from group 0 in {error.field}"
-        groups.append(Group(members, path, why))
+                why = f"differs from group 0 in {error.field}"
+        groups.append(Group(members, "batched" if len(members) > 1 else "lone", why))
     return groups
 
 
