@@ -41,6 +41,7 @@ import * as draw from './panels/draw.js';
 import * as hint from './panels/hint.js';
 import * as images from './panels/images.js';
 import * as importer from './panels/importer.js';
+import * as sweep from './panels/sweep.js';
 import * as upload from './panels/upload.js';
 
 /** Frames per second asked of the server: smooth, and within one core's drawing budget
@@ -171,6 +172,7 @@ export class App {
       classroom.mount(at('classroom'), store), hint.mount(at('hint'), store),
       importer.mount(at('import'), store),
       images.mount(at('images'), store),
+      sweep.mount(at('sweep'), store),
     ];
     // The skip link moves focus without touching the hash: the hash is the setup link.
     document.querySelector('.skip-link')?.addEventListener('click', (e) => {

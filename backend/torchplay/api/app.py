@@ -19,6 +19,7 @@ from torchplay.api.guard import Access, Guard, split_list
 from torchplay.api.lessons import router as lessons_router
 from torchplay.api.messages import MAX_FPS, MAX_MESSAGE_BYTES, MAX_STEPS_PER_REQUEST
 from torchplay.api.rules import router as rules_router
+from torchplay.api.sweeps import router as sweeps_router
 from torchplay.api.tables import LIMITS as TABLE_LIMITS
 from torchplay.api.tables import router as tables_router
 from torchplay.api.ws import Connection
@@ -144,6 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(lessons_router)
     app.include_router(tables_router)
     app.include_router(rules_router)
+    app.include_router(sweeps_router)
 
     app.mount("/static", StaticFiles(directory=static), name="static")
     return app

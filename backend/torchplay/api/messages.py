@@ -22,6 +22,7 @@ from pydantic import (
 from torchplay.engine.group import MAX_VARIANTS
 from torchplay.spec.model import ExperimentSpec, SpecError
 from torchplay.store.experiments import MAX_NAME, MAX_NOTE
+from torchplay.sweeps.spec import MAX_TRIALS, SweepSpec
 
 MAX_MESSAGE_BYTES = 1_000_000
 MAX_FPS = 60.0
@@ -128,9 +129,28 @@ class SetWeight(Message):
         return value
 
 
+class StartSweep(Message):
+    type: Literal["start_sweep"]
+    sweep: SweepSpec
+    fps: float = Field(4.0, ge=1, le=MAX_FPS, description="Progress summaries per second.")
+    show: int = Field(0, ge=0, lt=MAX_TRIALS, description="The trial whose full frames "
+                      "stream.")
+
+
+class Show(Message):
+    type: Literal["show"]
+    trial: int = Field(ge=0, lt=MAX_TRIALS, description="The sweep's trial to stream full "
+                       "frames of.")
+
+
+class SaveSweep(Message):
+    type: Literal["save_sweep"]
+    name: str = Field("", max_length=MAX_NAME, description="Title shown with the sweep.")
+
+
 ClientMessage = Annotated[
     Start | Pause | Resume | Reset | Stop | Step | Update | Rate | Ping | Save | CheckGradients
-    | SetWeight,
+    | SetWeight | StartSweep | Show | SaveSweep,
     Field(discriminator="type"),
 ]
 client_message = TypeAdapter(ClientMessage)

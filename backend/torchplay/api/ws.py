@@ -24,8 +24,11 @@ from torchplay.api.messages import (
     Ping,
     Rate,
     Save,
+    SaveSweep,
     SetWeight,
+    Show,
     Start,
+    StartSweep,
     Step,
     Stop,
     Update,
@@ -43,6 +46,7 @@ from torchplay.serve.runner import Mailbox, Runner, RunnerFull, SessionHandle
 from torchplay.spec.model import ExperimentSpec, SpecError, apply_patch, patched
 from torchplay.store.access import Saver
 from torchplay.store.experiments import Store
+from torchplay.sweeps.train import SweepTraining
 
 log = logging.getLogger("torchplay")
 WATCH_INTERVAL = 0.5  # seconds between the watchdog's looks
@@ -117,6 +121,9 @@ class Connection:
             for frame in frames:
                 if handle is not self.handle or handle is None:
                     break  # a new run started while this one's frames waited
+                if frame.get("type") == "sweep_progress":
+                    await self.ws.send_text(orjson.dumps(frame).decode())
+                    continue
                 variant = frame.get("variant", 0)
                 history = handle.session.histories[variant]
                 try:  # the history up to this frame's step, not rows recorded since it was built
@@ -216,6 +223,8 @@ class Connection:
     async def dispatch(self, message: Any) -> None:
         if isinstance(message, Start):
             await self.start(message)
+        elif isinstance(message, StartSweep):
+            await self.start_sweep(message)
         elif isinstance(message, Ping):
             self.reply({"type": "pong", "id": message.id})
         elif self.handle is None:
@@ -224,6 +233,11 @@ class Connection:
         elif isinstance(message, Stop):
             self.release()
             self.reply({"type": "event", "event": "stopped"})
+        elif isinstance(message, SaveSweep):
+            self.reply(await self.save_sweep(message))
+        elif isinstance(message, Show) or (isinstance(message, Update) and
+                                           self.handle.sweep is not None):
+            self.sweep_control(message)
         elif isinstance(message, Update):
             self.update(message)
         elif isinstance(message, Step):
@@ -277,6 +291,66 @@ class Connection:
         self.cursors, self.image_versions = {}, {}
         self.handle = handle
         self.notify()
+
+    async def start_sweep(self, message: StartSweep) -> None:
+        """Build every trial (checked against the spec first), answer with the plan, train."""
+        sweep = message.sweep
+        wanted = sweep.base.training.device
+        try:
+            resolve_device(self.runner.device if wanted == "auto" else wanted)
+            self.release()
+            handle = await asyncio.to_thread(
+                self.runner.open, sweep.base, message.fps, self.notify, True, None,
+                lambda device: SweepTraining(sweep, device, self.runner.compile, message.show))
+        except RunnerFull as exc:
+            self.reply(error("busy", str(exc)))
+            return
+        except SpecError as exc:
+            self.reply(error("invalid_sweep", f"sweep.{exc.field}: {exc.message}",
+                             f"sweep.{exc.field}"))
+            return
+        self.reply(handle.sweep.ready(handle.id))
+        self.cursors = {}
+        self.handle = handle
+        self.notify()
+
+    async def save_sweep(self, message: SaveSweep) -> dict[str, Any]:
+        """Store a finished sweep's plan and results; `saved_sweep` with its id."""
+        handle = self.handle
+        assert handle is not None
+        if handle.sweep is None:
+            return error("not_supported", "save_sweep saves a sweep: start one with "
+                         "start_sweep", "type")
+        if self.store is None:
+            return error("save_failed", "this server keeps no store")
+        sweep = handle.sweep
+        body = await asyncio.wrap_future(self.runner.call(
+            handle, lambda _training: sweep.saved() if sweep.done else None))
+        if body is None:
+            return error("not_finished", "a sweep is saved once every trial has finished",
+                         "type")
+        try:
+            sweep_id = await asyncio.to_thread(self.store.save_sweep, message.name, body)
+        except Exception as exc:  # reported to the client; the server goes on
+            return error("save_failed", f"the sweep was not saved: {exc}")
+        return {"type": "saved_sweep", "id": sweep_id, "url": f"/api/sweeps/{sweep_id}",
+                "csv": f"/api/sweeps/{sweep_id}/results.csv"}
+
+    def sweep_control(self, message: Show | Update) -> None:
+        handle = self.handle
+        assert handle is not None
+        if isinstance(message, Update) or handle.sweep is None:
+            self.reply(error("not_supported", "'show' picks a sweep's trial and a sweep's "
+                             "trials cannot change live: start a new sweep or run",
+                             "type" if isinstance(message, Update) else "trial"))
+            return
+        count = len(handle.sweep.trials)
+        if message.trial >= count:
+            self.reply(error("invalid_message", f"trial: this sweep has {count} trials, "
+                             "numbered from 0", "trial"))
+            return
+        self.cursors.pop(message.trial, None)  # its curves from the start
+        self.runner.command(handle, "show", message.trial)
 
     def _open(self, message: Start, variants: list[ExperimentSpec] | None,
               ) -> tuple[SessionHandle, dict[str, Any]]:

@@ -79,10 +79,12 @@ class SessionHandle:
     closed: bool = False
     queued: bool = False
     variant_specs: list[ExperimentSpec] | None = None  # the variants trained side by side
+    # a sweep: only its trial `shown` gets full frames; `sweep.progress` summarises all
+    sweep: Any = None
 
     @property
     def is_group(self) -> bool:
-        return self.variant_specs is not None
+        return self.variant_specs is not None or self.sweep is not None
 
 
 class Runner:
@@ -123,9 +125,11 @@ class Runner:
             return sum(1 for h in self._handles.values() if h is not None and h.session.running)
 
     def open(self, spec: ExperimentSpec, fps: float, notify: Callable[[], None],
-             run: bool = True, variants: list[ExperimentSpec] | None = None) -> SessionHandle:
+             run: bool = True, variants: list[ExperimentSpec] | None = None,
+             build: Callable[[torch.device], Any] | None = None) -> SessionHandle:
         """Build a session, or a group of variants trained side by side (slow: call it off
-        the event loop), and schedule it. A group counts as one session."""
+        the event loop), and schedule it. A group counts as one session. `build(device)`
+        makes a sweep (sweeps/train.py SweepTraining) instead, whose Training trains."""
         with self._cond:
             if len(self._handles) >= self.max_sessions:
                 raise RunnerFull(f"the server is training its limit of {self.max_sessions} "
@@ -135,14 +139,16 @@ class Runner:
         try:
             wanted = spec.training.device
             device = resolve_device(self.device if wanted == "auto" else wanted)
-            session = Training(variants or [spec], device, self.compile)
+            sweep = build(device) if build is not None else None
+            session = sweep.training if sweep is not None else Training(
+                variants or [spec], device, self.compile)
         except BaseException:
             with self._cond:
                 del self._handles[handle_id]
             raise
         session.running = run
         handle = SessionHandle(handle_id, session, spec, Mailbox(notify), fps,
-                               variant_specs=variants)
+                               variant_specs=variants, sweep=sweep)
         with self._cond:
             self._handles[handle_id] = handle
             self._schedule(handle)
@@ -254,6 +260,8 @@ class Runner:
                 session.update(specs)
             case ("rate", fps):
                 handle.fps = fps
+            case ("show", k):
+                handle.sweep.shown = k
             case ("call", fn, future):
                 if future.set_running_or_notify_cancel():  # False: the caller stopped waiting
                     try:
@@ -268,6 +276,14 @@ class Runner:
 
     def _emit(self, handle: SessionHandle) -> None:
         session = handle.session
+        if handle.sweep is not None:  # a summary of every trial, the full frame of one
+            shown = handle.sweep.shown
+            handle.mailbox.put_frame(handle.sweep.progress(), -1)
+            frame = handle.sweep.frame(shown)
+            frame["history_mark"] = session.histories[shown].mark()
+            handle.mailbox.put_frame(frame, shown)
+            handle.force_frame = False
+            return
         for variant, (frame, history) in enumerate(zip(session.frames(), session.histories,
                                                        strict=True)):
             frame["history_mark"] = history.mark()  # what this frame's step has seen

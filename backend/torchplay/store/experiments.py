@@ -44,7 +44,7 @@ from torchplay.store.access import (
 )
 from torchplay.store.backends import Backend, connect
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Schema version v is reached by running MIGRATIONS[v - 1] (one statement, or a tuple of them)
 # on a database at version v - 1 (a new one is at version 0). Append only: databases written by
@@ -93,12 +93,19 @@ MIGRATIONS: tuple[str | tuple[str, ...], ...] = (
         bytes BLOB NOT NULL,            -- the file as uploaded (UTF-8 CSV or TSV)
         created TEXT NOT NULL           -- ISO 8601, UTC, of the first upload
     )""",
+    # 5: finished sweeps (torchplay.sweeps), each saved whole as one JSON body
+    """CREATE TABLE sweeps (
+        id TEXT PRIMARY KEY,            -- secrets.token_urlsafe(ID_BYTES), as experiments'
+        created TEXT NOT NULL,          -- ISO 8601, UTC
+        name TEXT NOT NULL,
+        body TEXT NOT NULL              -- {"sweep": SweepSpec, "groups": [...], "results": [...]}
+    )""",
 )
 COLUMNS = "id, created, name, note, spec, spec_version, run, weights, owner, client, bytes"
 # Tables `torchplay copy-store` copies, in an order that keeps references valid. A new table:
 # append its migration (in the common SQL above) and name it here; methods that use it open
 # `self._transaction()` and call `db.execute(sql, params)` as with sqlite3.
-COPIED_TABLES = ("owners", "experiments", "datasets")
+COPIED_TABLES = ("owners", "experiments", "datasets", "sweeps")
 
 ID_BYTES = 12  # 96 random bits: 16 URL-safe characters
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{16}")
@@ -354,6 +361,35 @@ class Store:
             row = db.execute("SELECT name, bytes FROM datasets WHERE hash = ?",
                              (digest,)).fetchone()
         return None if row is None else (row[0], bytes(row[1]))
+
+    def save_sweep(self, name: str, body: dict[str, Any]) -> str:
+        """Write one finished sweep (its spec, plan and every trial's result); its new id once
+        it is on disk."""
+        text = orjson.dumps(body)
+        if len(text) > MAX_RUN_BYTES:
+            raise StoreError(f"the sweep's results are {len(text):,} bytes, more than "
+                             f"{MAX_RUN_BYTES:,}")
+        if len(name) > MAX_NAME:
+            raise StoreError(f"name: {len(name):,} characters; the limit is {MAX_NAME:,}")
+        with self._transaction(write=True) as db:
+            while True:  # an id drawn twice: 96 random bits make it unheard of
+                sweep_id = secrets.token_urlsafe(ID_BYTES)
+                inserted = db.execute("INSERT INTO sweeps VALUES (?, ?, ?, ?) ON CONFLICT "
+                                      "(id) DO NOTHING", (sweep_id, _timestamp(datetime.now(
+                                          UTC)), name, text.decode()))
+                if inserted.rowcount == 1:
+                    return sweep_id
+
+    def sweep(self, sweep_id: str) -> dict[str, Any] | None:
+        """{id, created, name, sweep, groups, results} of a saved sweep, or None."""
+        if not valid_id(sweep_id):
+            return None
+        with self._transaction() as db:
+            row = db.execute("SELECT id, created, name, body FROM sweeps WHERE id = ?",
+                             (sweep_id,)).fetchone()
+        if row is None:
+            return None
+        return {"id": row[0], "created": row[1], "name": row[2], **orjson.loads(row[3])}
 
     def count(self) -> int:
         return self.usage()["experiments"]

@@ -1,0 +1,1 @@
+"""Sweeps: hyperparameter searches trained as few batched groups (spec, sampling, training)."""
