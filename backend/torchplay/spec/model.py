@@ -561,14 +561,22 @@ class ExperimentSpec(Strict):
 
 def train_count(data: DataSpec) -> int:
     """How many of the points go to training: data.generate's split, which cannot call this
-    (its source is copied into exported scripts); a test checks the two agree."""
-    if data.kind in IDX_KINDS:
-        return min(data.points, LIBRARY_SIZES[data.kind])
-    if data.is_library:
-        used = min(data.points, LIBRARY_SIZES[data.kind])
-        return min(max(round(used * data.train_fraction), 1), used - 1)
+    (its source is copied into exported scripts, so it names nothing else of this module); a
+    test checks the two agree. Library sets: library_train_count (never in a script, whose
+    data is a plain namespace without is_library)."""
+    if getattr(data, "is_library", False):
+        return library_train_count(data)
     points = len(data.drawn.value) if data.drawn is not None else data.points
     return min(max(round(points * data.train_fraction), 1), points - 1)
+
+
+def library_train_count(data: DataSpec) -> int:
+    """A library set's training points: the IDX sets' first `points` training images, else
+    `points` of the set (at most its size) split by train_fraction."""
+    if data.kind in IDX_KINDS:
+        return min(data.points, LIBRARY_SIZES[data.kind])
+    used = min(data.points, LIBRARY_SIZES[data.kind])
+    return min(max(round(used * data.train_fraction), 1), used - 1)
 
 
 def parameter_count(spec: ExperimentSpec) -> int:

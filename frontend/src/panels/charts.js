@@ -42,7 +42,7 @@ function layerPicks(run, reluFamily) {
 /**
  * Each dropout layer's (p > 0) activation variance over the variance of the layer before it,
  * averaged over the steps in the trace: [{layer, p, ratio, steps}].
- * @param {AppState['run']} run @param {import('../protocol.js').LayerTrace} trace
+ * @param {AppState['run']} run @param {import('../history.js').LayerTrace} trace
  */
 export function dropoutRatios(run, trace) {
   const variance = trace.columns.act_var || [];

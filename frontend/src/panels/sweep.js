@@ -10,7 +10,7 @@
 
 import { paintGrid } from '../colors.js';
 import { h } from '../fields.js';
-import { decodeBase64 } from '../protocol.js';
+import { decodeBase64 } from '../socket.js';
 import { curves, fmt, parallel, scatter, table } from '../sweepviews.js';
 
 /** @typedef {import('../types.js').Store} Store */
