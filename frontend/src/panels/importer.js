@@ -81,7 +81,8 @@ export function mount(el, store) {
   };
   const leave = () => document.body.classList.remove('file-over');
   const drop = (e) => {
-    if (!hasFile(e)) return;
+    // a file dropped on the Data panel is a table to upload (upload.js took it first)
+    if (!hasFile(e) || e.defaultPrevented) return;
     e.preventDefault();
     leave();
     const dropped = e.dataTransfer.files[0];
