@@ -331,7 +331,8 @@ class Connection:
                          "type")
         try:
             sweep_id = await asyncio.to_thread(self.store.save_sweep, message.name, body)
-        except Exception as exc:  # reported to the client; the server goes on
+        except Exception as exc:  # reported to the client and logged; the server goes on
+            log.warning("a sweep was not saved: %s: %s", type(exc).__name__, exc)
             return error("save_failed", f"the sweep was not saved: {exc}")
         return {"type": "saved_sweep", "id": sweep_id, "url": f"/api/sweeps/{sweep_id}",
                 "csv": f"/api/sweeps/{sweep_id}/results.csv"}
