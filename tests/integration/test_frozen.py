@@ -1,11 +1,13 @@
 """Clients that stop reading: a real client starts a run and then reads nothing more (its
 socket's buffers fill, as when a laptop's lid shuts); the server pauses that run within ~5 s
-and frees the session within ~15 s. A slow client that does read keeps its run training."""
+and frees the session within ~15 s; one that reads again before that has its run resumed. A
+slow client that does read keeps its run training and is never told it stalled."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import socket
@@ -86,12 +88,37 @@ async def test_a_slow_reader_keeps_training_and_gets_fewer_frames(own) -> None:
                        open_timeout=TIMEOUT) as ws:
         client = Client(ws)
         await client.start(RUN, fps=60)
-        frames, start = 0, time.monotonic()
-        while time.monotonic() - start < 6:  # twice the pause threshold, reading slowly
+        frames, stalls, start = 0, 0, time.monotonic()
+        while time.monotonic() - start < 9:  # twice the pause threshold, reading slowly
             message = await client.recv()
             frames += message["type"] == "frame"
+            stalls += message.get("event") == "stalled"
             await asyncio.sleep(0.4)  # a slow client: reads ~2 messages a second
+        assert stalls == 0
         assert health(server)["training"] == 1 and health(server)["sessions"] == 1
-        assert frames < 6 / 0.4 + 1
+        assert frames < 9 / 0.4 + 1
         frame = await client.frame()
         assert frame["running"]
+
+
+async def test_a_client_that_reads_again_has_its_run_resumed(own) -> None:
+    server = own
+    await until_health(server, "no session left", lambda h: h["sessions"] == 0, TIMEOUT)
+    sock = frozen_client(server)
+    try:
+        await until_health(server, "the run training", lambda h: h["training"] == 1, TIMEOUT)
+        await until_health(server, "the run paused", lambda h: h["training"] == 0, 10)
+        received = bytearray()
+
+        def drain() -> None:  # the client wakes and reads everything sent meanwhile
+            sock.settimeout(0.5)
+            with contextlib.suppress(TimeoutError):
+                while len(received) < 20_000_000 and (chunk := sock.recv(1 << 16)):
+                    received.extend(chunk)
+
+        reading = asyncio.create_task(asyncio.to_thread(drain))
+        await until_health(server, "the run resumed", lambda h: h["training"] == 1, 10)
+        await reading
+        assert b'"event":"stalled"' in received
+    finally:
+        sock.close()

@@ -50,7 +50,10 @@ from torchplay.sweeps.train import SweepTraining
 
 log = logging.getLogger("torchplay")
 WATCH_INTERVAL = 0.5  # seconds between the watchdog's looks
-STALL_PAUSE = 3.0  # a send waiting this long: the client stopped reading; pause its run
+# A send waiting this long: the client stopped reading; pause its run. Not less: a client that
+# reads slowly still frees its receive buffer only in jumps (TCP reopens a full window once a
+# large part of it is free), so its sends wait up to ~3.5 s though it reads.
+STALL_PAUSE = 4.5
 STALL_FREE = 12.0  # ... this long: free its session and drop the socket
 SLOW_LINK = 100_000  # bytes/s a slow client's link still moves: a large message is given longer
 
@@ -73,6 +76,7 @@ class Connection:
         self.image_versions: dict[int, int] = {}  # per variant: the image views it has sent
         self.sending_since: float | None = None  # when the send now waiting began
         self.sending_bytes = 0  # and how large its message is
+        self.stall_paused = False  # the watchdog paused the run, and no control came since
 
     def notify(self) -> None:
         """Wake the writer; called from worker threads too."""
@@ -153,9 +157,10 @@ class Connection:
         """Pause the run of a client that has stopped reading (a send waiting STALL_PAUSE s:
         its socket's buffers are full), and return, which ends the connection and frees the
         session, once one has waited STALL_FREE s; a large message is given the time a slow link
-        (SLOW_LINK bytes/s) takes to carry it on top. A slow reader that drains its socket is
-        never stalled this long: it just gets fewer frames."""
-        paused = False
+        (SLOW_LINK bytes/s) takes to carry it on top. A client that reads again has its run
+        resumed, unless it sent a control since: the pause saved compute, it was not the
+        user's. A slow reader that drains its socket is not stalled this long: it just gets
+        fewer frames."""
         while True:
             await asyncio.sleep(WATCH_INTERVAL)  # a watchdog's period, not a synchronisation
             since = self.sending_since
@@ -164,12 +169,15 @@ class Connection:
             if stalled >= STALL_FREE:
                 log.info("a client read nothing for %.0f s: its session is freed", stalled)
                 return
-            if stalled >= STALL_PAUSE and not paused and self.handle is not None:
-                paused = True
+            if stalled >= STALL_PAUSE and not self.stall_paused and self.handle is not None \
+                    and self.handle.session.running:
+                self.stall_paused = True
                 self.runner.command(self.handle, "pause")
                 self.reply({"type": "event", "event": "stalled", "seconds": STALL_PAUSE})
-            elif since is None:
-                paused = False
+            elif since is None and self.stall_paused:
+                self.stall_paused = False
+                if self.handle is not None:
+                    self.runner.command(self.handle, "resume")
 
     def _images_once(self, frame: dict[str, Any], variant: int) -> None:
         """Every frame holds the run's latest image views (engine/imageviews.py); send them
@@ -221,6 +229,8 @@ class Connection:
         await self.dispatch(message)
 
     async def dispatch(self, message: Any) -> None:
+        if message.type in ("start", "start_sweep", "pause", "resume", "step", "reset", "stop"):
+            self.stall_paused = False  # the user's control overrides the watchdog's pause
         if isinstance(message, Start):
             await self.start(message)
         elif isinstance(message, StartSweep):
