@@ -86,3 +86,29 @@ def test_the_digits_lessons_script_reaches_torchplays_loss(tmp_path: Path) -> No
     evals = session.history.evals.data
     assert float(final["train_loss"]) == pytest.approx(evals["train_loss"][-1], rel=1e-5)
     assert float(final["test_accuracy"]) == pytest.approx(evals["test_metric"][-1], abs=1e-6)
+
+
+def test_a_large_sets_script_reports_the_epochs_mini_batches_as_torchplay_does(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_set(tmp_path / "mnist", 3000, 200, gz=False)  # 3,000 x 784 numbers: a large set
+    monkeypatch.setattr(SHARED, "data_dir", tmp_path)
+    spec = ExperimentSpec.model_validate({
+        "data": {"kind": "mnist", "points": 3200}, "network": SMALL_NET,
+        "optimizer": {"kind": "sgd", "lr": 0.1}, "training": {"batch_size": 64, "epochs": 2}})
+    path = tmp_path / "large.py"
+    path.write_text(script_for(spec))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # no torchplay
+    env["TORCHPLAY_DATA_DIR"] = str(tmp_path)
+    done = subprocess.run([sys.executable, str(path)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    final = dict(re.findall(r"(\w+)=(\S+)", done.stdout.splitlines()[-1]))
+    session = TrainingSession(spec, torch.device("cpu"), traced=False)
+    assert session.run.tallies
+    session.request(2, "epoch")
+    while session.wants_work:
+        session.step()
+    evals = session.history.evals.data
+    assert float(final["train_loss"]) == pytest.approx(evals["train_loss"][-1], rel=1e-5)
+    assert float(final["train_accuracy"]) == pytest.approx(evals["train_metric"][-1], abs=1e-6)
+    assert float(final["test_accuracy"]) == pytest.approx(evals["test_metric"][-1], abs=1e-6)

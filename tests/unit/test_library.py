@@ -243,3 +243,28 @@ def test_a_large_set_goes_to_a_device_once_and_trains_alone() -> None:
     with pytest.raises(SpecError) as refused:
         check_batchable([fashion_spec(0), fashion_spec(1)])
     assert refused.value.field == "data.points"
+
+
+def test_a_large_sets_epoch_rows_take_the_training_figures_from_its_mini_batches() -> None:
+    """The whole test set at each epoch's end; the training figures are the epoch's own
+    mini-batches' (a weighted mean of the step losses: 234 batches of 256 and one of 96), the
+    same on the traced path as on the eager one; step 0's come from the training sample."""
+    rows = []
+    for traced in (True, False):
+        session = TrainingSession(fashion_spec(), traced=traced)
+        session.request(2, "epoch")
+        while session.wants_work:
+            session.step()
+        evals, steps = session.history.evals.data, session.history.steps.data
+        losses = torch.tensor(steps["loss"][-235:], dtype=torch.float64)
+        sizes = torch.tensor([256.0] * 234 + [96.0], dtype=torch.float64)
+        assert evals["train_loss"][-1] == pytest.approx(float((losses * sizes).sum() / 60_000),
+                                                        rel=1e-5)
+        assert 0.5 < evals["train_metric"][-1] < 1
+        assert (evals["test_loss"][-1], evals["test_metric"][-1]) == \
+            session.evaluate(session.x_test, session.y_test)
+        sample = session.x_train[:500], session.y_train[:500]
+        session.reset()
+        assert evals["train_loss"][0] == session.evaluate(*sample)[0]
+        rows.append((evals["train_loss"][-1], evals["train_metric"][-1]))
+    assert rows[0] == rows[1]

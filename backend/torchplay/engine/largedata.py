@@ -2,8 +2,11 @@
 
 A set is large when its training inputs hold more than LARGE_VALUES numbers (Fashion-MNIST's
 60,000 x 784 images are 47 million; digits' 900 x 64 are 58 thousand). For a large set:
-- the whole training and test sets are evaluated once an epoch (the history's rows), and the
-  frames in between evaluate a fixed sample: the first FRAME_SAMPLE points of each set (a
+- once an epoch (the history's rows) the whole test set is evaluated, and the training
+  figures are the epoch's own mini-batches' as they trained (Run.tally: mean loss and accuracy,
+  train mode, as the course's loop reports them; a second pass over the training set would
+  cost a third of an epoch). The frames in between evaluate a fixed sample: the first
+  FRAME_SAMPLE points of each set (a
   frame says which in `evaluated_on`, and the page says so beside the figures), at most
   FIGURES_PER_SECOND times a second while the run trains (frames between repeat the last
   figures: an evaluation of 1,000 images costs about a training step, and at 30 frames a second

@@ -33,7 +33,7 @@ from torchplay.engine.build import (
 )
 from torchplay.engine.history import History
 from torchplay.engine.imageviews import ImageViews
-from torchplay.spec.model import ExperimentSpec, SpecError
+from torchplay.spec.model import FRAME_SAMPLE, ExperimentSpec, SpecError
 
 EvalRow = tuple[float, float, float, float]  # train loss, test loss, train metric, test metric
 
@@ -75,6 +75,9 @@ class Run:
         self.view = plane_view(spec.data, self.points)
         self.features = make_features(spec, self.points, raw_train)
         self.large = largedata.is_large(self.points)  # see largedata.py's frame contract
+        # a large classification set's epoch rows take their training figures from the
+        # epoch's own mini-batches (largedata.py): the steps tally them
+        self.tallies = self.large and spec.data.task != "regression"
         # A large set's tensors are views of the process's one copy: shared on a GPU too.
         to = SHARED.on_device if self.large else lambda t, device: t.to(device)
         self.x_train = to(self.features(raw_train), device)  # (N_train, F)
@@ -121,6 +124,8 @@ class Run:
             self.images.reset()
         self.figures = None
         self.figures_due.reset()
+        self._tally: torch.Tensor | None = None  # the epoch's sum of losses x batch, correct
+        self._tallied = 0  # and how many points they are over
         self.history.clear()
         self.set_lr()
 
@@ -245,6 +250,7 @@ class Run:
         self.position = 0
         self.set_lr()
         self.record_eval(row)
+        self._tally, self._tallied = None, 0
         test_loss = row[1]
         if self.best is None or test_loss < self.best[0]:  # strictly lower: ties keep the first
             self.best = (test_loss, self.epoch, self.step_count)
@@ -305,9 +311,29 @@ class Run:
         return loss_value, metric_value
 
     def eval_row(self) -> EvalRow:
-        train_loss, train_metric = self.evaluate(self.x_train, self.y_train)
+        """Losses and metrics of the history's evaluation row: the whole sets in eval mode; a
+        large classification set's training figures are the mini-batches' of the epoch (the
+        fixed frame sample's at step 0), see largedata.py."""
         test_loss, test_metric = self.evaluate(self.x_test, self.y_test)
+        if not self.tallies:
+            train_loss, train_metric = self.evaluate(self.x_train, self.y_train)
+        elif self._tally is None:
+            n = FRAME_SAMPLE
+            train_loss, train_metric = self.evaluate(self.x_train[:n], self.y_train[:n])
+        else:
+            train_loss, train_metric = (self._tally / self._tallied).tolist()
         return train_loss, test_loss, train_metric, test_metric
+
+    def tally(self, data_loss: torch.Tensor, out: torch.Tensor, y: torch.Tensor) -> None:
+        """Count one mini-batch's mean loss and correct predictions, as it trained, into the
+        epoch's training figures (kept on the device: nothing is read back per step)."""
+        if self.spec.output_dim == 1:
+            correct = ((out[:, 0] > 0).long() == y).sum()
+        else:
+            correct = (out.argmax(dim=1) == y).sum()
+        part = torch.stack((data_loss * len(y), correct.to(data_loss.dtype)))
+        self._tally = part if self._tally is None else self._tally + part
+        self._tallied += len(y)
 
     def eval_mode(self) -> None:
         if self.model.training:  # .eval() recurses through every module: skip when already so

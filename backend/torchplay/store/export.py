@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from torchplay import __version__
-from torchplay.spec.model import ExperimentSpec
+from torchplay.spec.model import FRAME_SAMPLE, LARGE_VALUES, ExperimentSpec, train_count
 from torchplay.store import libcode
 from torchplay.store.codegen import data_code, features_code, model_code, training_code
 
@@ -112,6 +112,14 @@ def _main_code(spec: ExperimentSpec) -> str:
         elif epoch + 1 - best[1] >= {stopping.patience}:
             print("early stop: no better test loss for {stopping.patience} epochs")
             break''' if stopping.enabled else ""
+    large = spec.data.is_library and spec.data.task != "regression" and \
+        train_count(spec.data) * spec.input_dim > LARGE_VALUES
+    train_figures = _TALLIED_FIGURES if large else \
+        "        train_loss, train_metric = evaluate(model, x_train, y_train)"
+    tally_init = "\n    tally, tallied = None, 0  # a large set's training figures" if large else ""
+    tally_step = _TALLY_STEP.format(
+        correct="((out[:, 0] > 0).long() == y_train[batch]).sum()" if spec.output_dim == 1
+        else "(out.argmax(dim=1) == y_train[batch]).sum()") if large else ""
     return f'''def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\\n")[0])
     parser.add_argument("--epochs", type=int, default={t.epochs or DEFAULT_EPOCHS})
@@ -137,14 +145,14 @@ def _main_code(spec: ExperimentSpec) -> str:
                                                   "test_loss", "train_metric", "test_metric")}}
 
     def record(epoch: int, step: int) -> tuple[float, float]:
-        train_loss, train_metric = evaluate(model, x_train, y_train)
+{train_figures}
         test_loss, test_metric = evaluate(model, x_test, y_test)
         for column, value in zip(evals, (epoch, step, learning_rate(epoch), train_loss,
                                          test_loss, train_metric, test_metric), strict=True):
             evals[column].append(value)
         return train_loss, test_loss
 
-    step{", best" if stopping.enabled else ""} = 0{", None" if stopping.enabled else ""}
+    step{", best" if stopping.enabled else ""} = 0{", None" if stopping.enabled else ""}{tally_init}
     record(0, 0)
     order = torch.randperm(n, generator=shuffle_g)
     for epoch in range(args.epochs):
@@ -153,7 +161,8 @@ def _main_code(spec: ExperimentSpec) -> str:
         model.train()
         for start in range(0, used, batch_size):
             batch = order[start:start + batch_size]
-            data_loss = loss_fn(model(x_train[batch]), y_train[batch])
+            out = model(x_train[batch])
+            data_loss = loss_fn(out, y_train[batch]){tally_step}
             loss = data_loss + penalty(model)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -180,3 +189,21 @@ def _main_code(spec: ExperimentSpec) -> str:
 
 if __name__ == "__main__":
     main()'''
+
+
+
+# A large set's training figures, as torchplay's (engine/run.py Run.tally): the epoch's own
+# mini-batches as they trained, not a second pass over the whole training set.
+_TALLIED_FIGURES = f"""\
+        nonlocal tally, tallied
+        if tally is None:  # step 0: the first {FRAME_SAMPLE} training points
+            train_loss, train_metric = evaluate(model, x_train[:{FRAME_SAMPLE}],
+                                                y_train[:{FRAME_SAMPLE}])
+        else:  # the epoch's mini-batches: mean loss and accuracy as they trained
+            train_loss, train_metric = (tally / tallied).tolist()
+        tally, tallied = None, 0"""
+_TALLY_STEP = """
+            part = torch.stack((data_loss.detach() * len(batch),
+                                {correct}.to(data_loss.dtype)))
+            tally = part if tally is None else tally + part
+            tallied += len(batch)"""

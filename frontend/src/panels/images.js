@@ -108,7 +108,8 @@ export function mount(el, store) {
     const on = frame.evaluated_on;
     const sample = on?.sample
       ? `Figures between epochs come from a fixed sample (the first ${on.train} training and ` +
-        `${on.test} test images); the curves’ points evaluate the whole sets at each epoch’s end.`
+        `${on.test} test images); at each epoch’s end the curves’ points take the whole test set ` +
+        'and the epoch’s own mini-batches.'
       : 'Figures evaluate the whole training and test sets.';
     note.textContent = `${sample} These views: step ${images.step.toLocaleString('en-US')}, ` +
       `${images.evaluated_on.toLocaleString('en-US')} test images, ` +

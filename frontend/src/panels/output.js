@@ -211,7 +211,8 @@ export function mount(el, store) {
     sampleNote.hidden = !on?.sample;
     if (on?.sample) {
       sampleNote.textContent = `Between epochs: a fixed sample of ${on.train} training and ` +
-        `${on.test} test points; at each epoch's end the whole sets (the curves).`;
+        `${on.test} test points; at each epoch's end the whole test set and the epoch's ` +
+        'mini-batches (the curves).';
     }
     const metric = frame.metric === 'r2' ? 'R²' : 'accuracy';
     const show = frame.metric === 'r2' ? (v) => fmt(v, 3) : pct;

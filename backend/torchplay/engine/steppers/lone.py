@@ -51,12 +51,13 @@ class LoneStepper:
         traced = None if probe else self._prepared(x, y)
         layers: list[Columns] | None = None
         if traced is not None:
-            data_loss, _, grads = traced(x, y)
+            data_loss, _, out, grads = traced(x, y)
             traced.update(run.optimizer, grads)
         else:
             run.train_mode()
             watch = probes.StepProbe(run.model) if probe else None
-            data_loss = run.loss_fn(forward(run.model, x), y)
+            out = forward(run.model, x)
+            data_loss = run.loss_fn(out, y)
             penalty = run.penalty(linear_weights(run.model))
             loss = data_loss if penalty is None else data_loss + penalty
             run.optimizer.zero_grad(set_to_none=True)
@@ -68,6 +69,8 @@ class LoneStepper:
                 layers = [watch.finish()]
         if not probe:  # a probed step is eager by nature: the path is that of the others
             self._replayed = traced is not None
+        if run.tallies:
+            run.tally(data_loss.detach(), out.detach(), y)
         return StepResult(data_loss.detach().reshape(1), layers)
 
     def _prepared(self, x: torch.Tensor, y: torch.Tensor) -> TracedStep | None:
@@ -108,7 +111,7 @@ class LoneStepper:
         if self._replayed:  # a recording as the run's, of the data loss alone (no penalty)
             recorded = TracedStep(run.model, run.loss_fn, lambda _weights: None)
             recorded.prepare(x, y, wait=True)
-            _, _, grads = recorded(x, y)
+            _, _, _, grads = recorded(x, y)
             return [g.clone() for g in grads]
         model = copy.deepcopy(run.model)  # BatchNorm's running statistics stay untouched
         for module in model.modules():

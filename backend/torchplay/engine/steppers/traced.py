@@ -64,14 +64,14 @@ class TracedStep:
         weight_index = [i for i, p in enumerate(self.params) if id(p) in weights]
 
         def step(params: list[torch.Tensor], x: torch.Tensor, y: torch.Tensor
-                 ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, ...]]:
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, tuple[torch.Tensor, ...]]:
             # The eager step's operations, in its order: forward, loss, penalty, backward.
-            data_loss = loss_fn(functional_call(model, dict(zip(self.names, params, strict=True)),
-                                                (x,)), y)
+            out = functional_call(model, dict(zip(self.names, params, strict=True)), (x,))
+            data_loss = loss_fn(out, y)
             extra = penalty([params[i] for i in weight_index])
             loss = data_loss if extra is None else data_loss + extra
             grads = torch.autograd.grad(loss, params)
-            return data_loss.detach(), loss.detach(), grads
+            return data_loss.detach(), loss.detach(), out.detach(), grads
 
         self._step = step
         self._replays: dict[int, Replay] = {}
@@ -85,10 +85,11 @@ class TracedStep:
                                                 wait=wait)
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor
-                 ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
-        """(data loss, total loss, gradients in parameter order) of a prepared batch size."""
-        data_loss, loss, *grads = self._replays[len(x)](*self.leaves, x, y)
-        return data_loss, loss, grads
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+        """(data loss, total loss, the model's output, gradients in parameter order) of a
+        prepared batch size."""
+        data_loss, loss, out, *grads = self._replays[len(x)](*self.leaves, x, y)
+        return data_loss, loss, out, grads
 
     def update(self, optimizer: torch.optim.Optimizer, grads: list[torch.Tensor]) -> None:
         """The optimizer's step with these gradients. Plain SGD (no momentum, weight decay or
