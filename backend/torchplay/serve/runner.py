@@ -239,10 +239,12 @@ class Runner:
         if not session.wants_work:
             handle.force_frame = True  # show where a run paused, finished or diverged
         events = session.take_events()
-        if handle.force_frame or events:
-            self._emit(handle)
+        # Events first: the writer may take the mailbox between two puts, and a client must
+        # not see the frame that shows a stop before the event that says why.
         for event in events:
             handle.mailbox.put_message({"type": "event", **event})
+        if handle.force_frame or events:
+            self._emit(handle)
 
     def _apply(self, handle: SessionHandle, command: tuple[Any, ...]) -> None:
         session = handle.session
