@@ -11,6 +11,7 @@ Two sources, kept apart so that measuring never changes the run:
 from __future__ import annotations
 
 import base64
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -64,7 +65,7 @@ class StepProbe:
         self.with_bias = [i for i, m in enumerate(model) if _params(m)[1] is not None]
         self.weights = [_params(model[i])[0] for i in self.with_weight]
         self.biases = [_params(model[i])[1] for i in self.with_bias]
-        self.before = torch._foreach_mul([w.detach() for w in self.weights], 1.0)  # copies
+        self.before = _copies(model, [w.detach() for w in self.weights])
         self.grad_norms: list[torch.Tensor] = []
 
     def _hook(self, index: int) -> Callable[..., None]:
@@ -86,7 +87,7 @@ class StepProbe:
         weights = [w.detach() for w in self.weights]
         recorded = [i for i, o in enumerate(self.outputs) if o is not None]
         moments = [t for i in recorded  # mean, then variance, of each recorded output
-                   for t in reversed(torch.var_mean(self.outputs[i], correction=0))]
+                   for t in _moments(self.outputs[i])]
         deltas = torch._foreach_sub(weights, self.before) if weights else []
         groups = [moments, self.grad_norms, _norms(weights), _norms(self.before), _norms(deltas)]
         flat = torch.stack([t for g in groups for t in g]).tolist()  # one read-back in all
@@ -111,6 +112,30 @@ class StepProbe:
                 "update_ratio": spread(self.with_weight, [
                     d / b if b > 0 else None for d, b in zip(delta_norm, before_norm,
                                                              strict=True)])}
+
+
+_BEFORE: weakref.WeakKeyDictionary[nn.Module, list[torch.Tensor]] = weakref.WeakKeyDictionary()
+
+
+def _copies(model: nn.Module, weights: list[torch.Tensor]) -> list[torch.Tensor]:
+    """The weights copied into buffers kept per model: a fresh 0.8 MB copy each probed step
+    cost ~0.4 ms in page faults on Fashion-MNIST's first layer, a tenth of its step."""
+    kept = _BEFORE.get(model)
+    if kept is None or [k.shape for k in kept] != [w.shape for w in weights] or \
+            any(k.device != w.device or k.dtype != w.dtype
+                for k, w in zip(kept, weights, strict=True)):
+        kept = _BEFORE[model] = [torch.empty_like(w) for w in weights]
+    if weights:
+        torch._foreach_copy_(kept, weights)
+    return kept
+
+
+def _moments(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and population variance over every element, in two passes: torch.var_mean's
+    single-pass reduction over a whole 256 x 256 batch takes ~330 us on one CPU thread, this
+    ~30 us (and the two-pass sum is the accurate one)."""
+    mean = t.mean()
+    return mean, (t - mean).square().mean()
 
 
 def _norms(tensors: list[torch.Tensor]) -> list[torch.Tensor]:

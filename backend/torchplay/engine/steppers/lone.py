@@ -13,7 +13,7 @@ from torchplay.engine import probes
 from torchplay.engine.build import SeededDropout, forward, linear_weights
 from torchplay.engine.run import EvalRow, Run
 from torchplay.engine.steppers.base import Columns, FallbackLog, StepResult
-from torchplay.engine.steppers.traced import RecorderBusy, TracedStep, traceable
+from torchplay.engine.steppers.traced import RecorderBusy, TracedStep, optimizer_step, traceable
 
 UNTRACEABLE = "Dropout and BatchNorm layers step eagerly (random masks, running statistics)"
 FIRST_EPOCH = "the first epoch steps eagerly; the traced step is recorded for the second"
@@ -64,7 +64,7 @@ class LoneStepper:
             loss.backward()
             if watch:
                 watch.after_backward()
-            run.optimizer.step()
+            optimizer_step(run.optimizer)  # the update, without torch.optim's wrappers
             if watch:
                 layers = [watch.finish()]
         if not probe:  # a probed step is eager by nature: the path is that of the others
