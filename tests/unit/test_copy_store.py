@@ -58,7 +58,9 @@ def test_the_operator_deletes_by_id_without_a_token(tmp_path: Path) -> None:
     store = Store(db)
     kept, dropped = (store.save(NewExperiment({}, SPEC_VERSION)).id for _ in range(2))
     store.close()
-    done = torchplay("delete-experiment", "--db", db, dropped, "AAAAAAAAAAAAAAAA")
+    done = torchplay("delete-experiment", "--db", db, dropped, "AAAAAAAAAAAAAAAA",
+                     "-AAAAAAAAAAAAAAA")  # ids are URL-safe base64: one may begin with '-'
+    assert "-AAAAAAAAAAAAAAA: no such" in done.stderr
     assert done.returncode == 1  # one id was unknown: said so, and the exit status shows it
     assert f"{dropped}: deleted" in done.stdout and "AAAAAAAAAAAAAAAA: no such" in done.stderr
     store = Store(db)

@@ -59,12 +59,17 @@ def delete_command(argv: list[str]) -> int:
         prog="torchplay delete-experiment", description="Delete saved experiments by id, "
         "without their owner's token (for whoever runs the server).")
     parser.add_argument("--db", required=True, help="a SQLite file or a postgresql:// URL")
-    parser.add_argument("ids", nargs="+", metavar="ID")
-    args = parser.parse_args(argv)
+    parser.add_argument("ids", nargs="*", metavar="ID")
+    # An id may begin with '-' (ids are URL-safe base64): argparse takes such a one for an
+    # unknown option, so every argument it does not know is an id too.
+    args, unknown = parser.parse_known_args(argv)
+    ids = args.ids + unknown
+    if not ids:
+        parser.error("name at least one experiment ID")
     store = Store(args.db)
     missing = 0
     try:
-        for experiment_id in args.ids:
+        for experiment_id in ids:
             if store.delete_as_operator(experiment_id):
                 print(f"{experiment_id}: deleted")
             else:
