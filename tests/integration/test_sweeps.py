@@ -74,10 +74,19 @@ async def test_a_sweep_streams_progress_and_one_trials_frames_and_ends_with_resu
         await ws.send(json.dumps({"type": "save_sweep", "name": "lr and L2"}))
         while (saved := await recv(ws))["type"] != "saved_sweep":
             assert saved["type"] in ("frame", "sweep_progress", "event"), saved
+    assert saved["url"] == f"/s/{saved['id']}" and len(saved["token"]) == 32
     async with httpx.AsyncClient(base_url=server.url) as http:
-        kept = (await http.get(saved["url"])).json()
+        kept = (await http.get(saved["api"])).json()
         assert kept["name"] == "lr and L2" and kept["results"] == results
         assert kept["sweep"]["seed"] == 11 and kept["groups"] == ready["groups"]
+        assert kept["log"] == ready["log"] and kept["metric"] == ready["metric"] == "accuracy"
+        assert kept["links"] == {"page": saved["url"], "csv": saved["csv"]}
+        # each trial's test-loss curve, one point per epoch end (and before training)
+        assert [[e for e, _ in c] for c in kept["curves"]] == [[0, 1, 2, 3]] * 24
+        assert [c[-1][1] for c in kept["curves"]] == [r["test_loss"] for r in results]
+        page = await http.get(saved["url"])  # the short link is the page, with its headers
+        assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+        assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
         table = (await http.get(saved["csv"])).text.splitlines()
         assert table[0] == ("index,seed,optimizer.lr,regularization.l2,epochs,steps,"
                             "train_loss,test_loss,test_metric,diverged")

@@ -141,6 +141,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """A saved experiment: the page reads the id from its URL and fetches it."""
         return index()
 
+    @app.get("/s/{sweep_id}", include_in_schema=False)
+    def shared_sweep(sweep_id: str) -> FileResponse:
+        """A saved sweep: the page reads the id from its URL and shows its results."""
+        return index()
+
     app.include_router(experiments_router)
     app.include_router(lessons_router)
     app.include_router(tables_router)

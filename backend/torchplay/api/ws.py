@@ -44,7 +44,7 @@ from torchplay.engine.session import resolve_device
 from torchplay.lessons.gradcheck import CheckRefused, check_now
 from torchplay.serve.runner import Mailbox, Runner, RunnerFull, SessionHandle
 from torchplay.spec.model import ExperimentSpec, SpecError, apply_patch, patched
-from torchplay.store.access import Saver
+from torchplay.store.access import AccessError, Saver
 from torchplay.store.experiments import Store
 from torchplay.sweeps.train import SweepTraining
 
@@ -330,12 +330,16 @@ class Connection:
             return error("not_finished", "a sweep is saved once every trial has finished",
                          "type")
         try:
-            sweep_id = await asyncio.to_thread(self.store.save_sweep, message.name, body)
+            saved = await asyncio.to_thread(self.store.save_sweep, message.name, body,
+                                            Saver(message.token, self.client))
+        except AccessError as exc:  # a quota's or the token's: access.py's codes
+            return error(exc.code, str(exc), exc.field)
         except Exception as exc:  # reported to the client and logged; the server goes on
             log.warning("a sweep was not saved: %s: %s", type(exc).__name__, exc)
             return error("save_failed", f"the sweep was not saved: {exc}")
-        return {"type": "saved_sweep", "id": sweep_id, "url": f"/api/sweeps/{sweep_id}",
-                "csv": f"/api/sweeps/{sweep_id}/results.csv"}
+        return {"type": "saved_sweep", "id": saved.id, "url": f"/s/{saved.id}",
+                "token": saved.token, "api": f"/api/sweeps/{saved.id}",
+                "csv": f"/api/sweeps/{saved.id}/results.csv"}
 
     def sweep_control(self, message: Show | Update) -> None:
         handle = self.handle

@@ -22,7 +22,9 @@ from torchplay.engine.run import Run
 from torchplay.engine.steppers.batched import check_batchable
 from torchplay.spec.model import SpecError
 from torchplay.sweeps.sample import Trial, narrowed, trials
-from torchplay.sweeps.spec import SweepSpec, is_log
+from torchplay.sweeps.spec import SweepSpec, axes
+
+CURVE_POINTS = 64  # a saved trial's curve at most (the page's live curves keep as many)
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,17 @@ def plan(items: list[Trial]) -> list[Group]:
                 why = f"differs from group 0 in {error.field}"
         groups.append(Group(members, "batched" if len(members) > 1 else "lone", why))
     return groups
+
+
+def curve(run: Run) -> list[list[float | None]]:
+    """A run's test loss at each evaluation, [[epoch, loss], ...], thinned evenly to at most
+    CURVE_POINTS points, the first and last kept (a saved sweep's curves)."""
+    evals = run.history.evals.data
+    points = list(zip(evals["epoch"], evals["test_loss"], strict=True))
+    if len(points) > CURVE_POINTS:
+        last = len(points) - 1
+        points = [points[round(i * last / (CURVE_POINTS - 1))] for i in range(CURVE_POINTS)]
+    return [[epoch, loss] for epoch, loss in points]
 
 
 def result(trial: Trial, run: Run) -> TrialResult:
@@ -142,16 +155,17 @@ class SweepTraining:
         return [asdict(g) for g in self.groups]
 
     def saved(self) -> dict[str, Any]:
-        """What a saved sweep keeps (Store.save_sweep)."""
+        """What a saved sweep keeps (Store.save_sweep): with each trial's test-loss curve,
+        [[epoch, test loss], ...] thinned to at most CURVE_POINTS points."""
         return {"sweep": self.sweep.model_dump(mode="json"), "groups": self.plan_json(),
-                "results": [asdict(r) for r in self.results()]}
+                "results": [asdict(r) for r in self.results()],
+                "curves": [curve(run) for run in self.training.runs]}
 
     def ready(self, session: int) -> dict[str, Any]:
         """The `sweep_ready` message: the plan (before training starts) and every trial."""
         return {"type": "sweep_ready", "session": session, "sweep": self.sweep.model_dump(),
                 "groups": self.plan_json(),
-                "log": {p.path: is_log(p) for p in self.sweep.parameters},
-                "metric": "r2" if self.sweep.base.data.task == "regression" else "accuracy",
+                **axes(self.sweep),
                 "trials": [{"index": t.index, "values": t.values, "seed": t.seed}
                            for t in self.trials]}
 
