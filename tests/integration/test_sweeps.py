@@ -128,3 +128,18 @@ async def test_bad_sweeps_are_answered_with_the_field_and_the_server_stays_up(
         assert reply["field"] == field, reply
         await ws.send(json.dumps({"type": "ping", "id": 3}))
         assert (await recv(ws)) == {"type": "pong", "id": 3}
+
+
+async def test_the_server_lists_the_fields_a_sweep_of_a_spec_may_vary(server) -> None:
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        answer = await http.post("/api/sweep-fields", json=SWEEP["base"])
+        assert answer.status_code == 200
+        fields = {f["path"]: f for f in answer.json()["fields"]}
+        assert fields["optimizer.lr"] == {"path": "optimizer.lr", "type": "float",
+                                          "choices": [], "low": 0.0, "low_open": True,
+                                          "high": 100.0, "high_open": False, "value": 0.03}
+        assert fields["training.batch_size"]["value"] == 10
+        assert fields["optimizer.kind"]["choices"][0] == "sgd"
+        assert "training.seed" not in fields
+        bad = await http.post("/api/sweep-fields", json={"optimizer": {"lr": -1}})
+        assert bad.status_code == 422 and bad.json()["field"] == "optimizer.lr"
