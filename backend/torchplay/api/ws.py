@@ -46,6 +46,7 @@ from torchplay.serve.runner import Mailbox, Runner, RunnerFull, SessionHandle
 from torchplay.spec.model import ExperimentSpec, SpecError, apply_patch, patched
 from torchplay.store.access import AccessError, Saver
 from torchplay.store.experiments import Store
+from torchplay.sweeps.remote import RaySweep, RayUnavailable
 from torchplay.sweeps.train import SweepTraining
 
 log = logging.getLogger("torchplay")
@@ -59,8 +60,9 @@ class Connection:
     """One client's socket and, once it has sent 'start', its session."""
 
     def __init__(self, ws: WebSocket, runner: Runner, store: Store | None = None,
-                 client: str = "") -> None:
+                 client: str = "", ray_address: str | None = None) -> None:
         self.ws = ws
+        self.ray_address = ray_address  # sweeps train on this Ray cluster (sweeps/remote.py)
         self.client = client  # the client's address, for the store's quotas
         self.runner = runner
         self.store = store
@@ -104,6 +106,8 @@ class Connection:
 
     def release(self) -> None:
         if self.handle is not None:
+            if isinstance(self.handle.sweep, RaySweep):
+                self.handle.sweep.cancel()  # its tasks would otherwise train on for nobody
             self.runner.close(self.handle)
             self.handle = None
 
@@ -301,9 +305,13 @@ class Connection:
             self.release()
             handle = await asyncio.to_thread(
                 self.runner.open, sweep.base, message.fps, self.notify, True, None,
-                lambda device: SweepTraining(sweep, device, self.runner.compile, message.show))
+                lambda device: self._sweep(sweep, device, message.show))
         except RunnerFull as exc:
             self.reply(error("busy", str(exc)))
+            return
+        except RayUnavailable as exc:  # the operator's to fix: said to the client, logged
+            log.error("a sweep could not start: %s", exc)
+            self.reply(error("ray_unavailable", f"this server cannot train sweeps now: {exc}"))
             return
         except SpecError as exc:
             self.reply(error("invalid_sweep", f"sweep.{exc.field}: {exc.message}",
@@ -313,6 +321,12 @@ class Connection:
         self.cursors = {}
         self.handle = handle
         self.notify()
+
+    def _sweep(self, sweep: Any, device: Any, shown: int) -> SweepTraining | RaySweep:
+        """The sweep's training: in-process, or as Ray tasks with the server's address."""
+        if self.ray_address:
+            return RaySweep(sweep, self.ray_address, self.runner.compile, shown)
+        return SweepTraining(sweep, device, self.runner.compile, shown)
 
     async def save_sweep(self, message: SaveSweep) -> dict[str, Any]:
         """Store a finished sweep's plan and results; `saved_sweep` with its id."""

@@ -130,7 +130,9 @@ export function mount(el, store) {
     const groups = message.groups;
     plan.textContent = `${rows.length} trials in ${groups.length} group` +
       `${groups.length > 1 ? 's' : ''}: ` + groups.map((g, i) =>
-      `group ${i}: ${g.trials.length} ${g.path} (${g.why})`).join('; ');
+      `group ${i}: ${g.trials.length} ${g.path} (${g.why})`).join('; ') +
+      (message.where === 'ray' ? '; each group a task on the server\'s Ray cluster (no ' +
+        'live view of a trial there: open it as a run to watch it train)' : '');
     const paths = message.sweep.parameters.map((p) => p.path);
     const choices = message.sweep.parameters.map((p) => (p.kind === 'choice' ? p.values : null));
     views = paths.map((path, i) => scatter(path, message.log[path], 'final test loss', pick,
@@ -198,6 +200,9 @@ export function mount(el, store) {
       remember(message);
       showLink(message.url, message.csv);
       store.announce('Sweep saved');
+    } else if (message.type === 'event' && message.event === 'sweep_failed') {
+      status.textContent = message.message;
+      status.classList.add('error');
     } else if (message.type === 'error') {
       if (message.code === 'unknown_token') forgetToken(); // the next save gets a new one
       status.textContent = `${message.field ? `${message.field}: ` : ''}${message.message}`;
