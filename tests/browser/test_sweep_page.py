@@ -99,11 +99,19 @@ def test_lesson_21_searches_as_a_sweep_and_draws_its_scatter(page: Any, server: 
     """The lesson's card asks for the scatter of final test loss against learning rate and
     against width: its search, run as a sweep, draws both (log scales)."""
     play = open_playground(page, server.url + "/#lesson=hyperparameter-search")
+    # the lesson's search is the sweep: one run in the playground, the search loaded below
+    expect(page.locator("#lesson .lesson-eyebrow")).to_have_text("Lesson 21 · a sweep of 16 "
+                                                                   "trials")
+    assert play.state("app.state.runs.length") == 1
     panel = page.locator("#sweep")
-    use = panel.get_by_role("button", name="Use lesson 21's search")
-    use.click()
     expect(panel.get_by_label("width from")).to_have_value("2")
     expect(panel.get_by_label("Trials")).to_have_value("16")
+    expect(panel.get_by_label("width: kind")).to_have_value("pow2")
+    panel.get_by_label("Trials").fill("12")
+    panel.get_by_role("button", name="Use lesson 21's search").click()  # back to the lesson's
+    expect(panel.get_by_label("Trials")).to_have_value("16")
+    page.get_by_role("button", name="Go to the search (Sweep panel)").click()
+    expect(panel.get_by_role("button", name="Start sweep")).to_be_focused()
     epochs = panel.get_by_label("Epochs per trial")
     epochs.fill("3")
     panel.get_by_role("button", name="Start sweep").click()

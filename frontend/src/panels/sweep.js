@@ -281,15 +281,14 @@ export function mount(el, store) {
       label(p.path)).join(' and ')}, on the lesson's setup; start it`;
   });
 
-  /** A lesson with a random search offers it as a sweep. */
-  async function offerLesson(lesson) {
-    const answer = await fetch(`/api/lesson-sweeps/${encodeURIComponent(lesson.id)}`);
-    if (!answer.ok) return;
-    const { sweep } = await answer.json();
-    if (!sweep || lessonId !== lesson.id) return;
-    template = sweep;
+  /** A lesson whose search is a sweep (GET /api/lessons: `sweep`) loads it here, and offers
+   * it again after the form is changed. */
+  function offerLesson(lesson) {
+    if (!lesson.sweep) return;
+    template = lesson.sweep;
     useLesson.textContent = `Use lesson ${lesson.number}'s search`;
     useLesson.hidden = false;
+    useLesson.click();
   }
 
   /** The fields a sweep of the current base may vary, asked of the server. */
@@ -318,11 +317,11 @@ export function mount(el, store) {
       lessonId = id;
       useLesson.hidden = true;
       template = null;
-      if (lesson) offerLesson(lesson);
       if (lessonBase) {
         lessonBase = null;
         form.set(DEFAULT_PARAMS);
       }
+      if (lesson) offerLesson(lesson);
     },
     destroy() { ws?.close(); },
   };
