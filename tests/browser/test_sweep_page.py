@@ -33,8 +33,9 @@ def test_a_sweep_runs_shows_a_trial_narrows_and_saves(play: Playground, server: 
     # a third parameter, from the keyboard: momentum, uniform in [0, 0.9]
     panel.get_by_role("button", name="Add parameter").focus()
     page.keyboard.press("Enter")
-    panel.locator(".sweep-param").last.locator("select.sweep-path").select_option(
-        "optimizer.momentum")
+    added = panel.locator(".sweep-param").last.locator("select.sweep-path")
+    expect(added).to_be_focused()
+    page.keyboard.type("momentum")  # a select's type-ahead picks "momentum (optimizer...)"
     expect(panel.get_by_label("momentum: kind")).to_have_value("uniform")
     expect(panel.get_by_label("momentum: kind")).to_be_focused()
     momentum_to = panel.get_by_label("momentum to")
@@ -184,6 +185,12 @@ def test_a_saved_sweep_opens_at_its_link_with_its_results(play: Playground, serv
     expect(fresh.get_by_label("Strategy")).to_have_value("grid")
     fresh.screenshot(path=str(artifacts / "sweep-saved-page.png"), full_page=True)
 
+    # the page's Share gives the same link
+    fresh.get_by_role("button", name="Share", exact=True).click()
+    expect(fresh.locator("#share-url")).to_have_value(url)
+    expect(fresh.locator("#share-dialog .download[data-file='csv']")).to_have_attribute(
+        "href", re.compile(r"^/api/sweeps/.+/results\.csv$"))
+    fresh.keyboard.press("Escape")
     saved = fresh.request.get(url.replace("/s/", "/api/sweeps/")).json()
     trial = saved["results"][5]
     shown.locator('.sweep-table tbody tr[data-trial="5"]').click()
