@@ -38,6 +38,7 @@ async def test_a_sweep_streams_progress_and_one_trials_frames_and_ends_with_resu
         assert ready["type"] == "sweep_ready", ready
         assert [(g["path"], len(g["trials"])) for g in ready["groups"]] == [("batched", 24)]
         assert len(ready["trials"]) == 24 and ready["log"]["optimizer.lr"] is True
+        assert ready["where"] == "in-process"
         frames: list[int] = []
         progress: list[dict[str, Any]] = []
         shown_two = False

@@ -180,12 +180,17 @@ class RaySweep(SweepViews):
                              name="torchplay-ray-sweep").start()
 
     def _follow(self, ray: Any, stream: Any, members: list[int]) -> None:
-        failure = None
+        failure, finished = None, False
         try:
             for ref in stream:
-                self.training.take(members, ray.get(ref))
+                item = ray.get(ref)
+                self.training.take(members, item)
+                finished = "results" in item
+            if not finished:  # a cancelled stream ends quietly, before its results
+                failure = f"a group of {len(members)} trials failed on Ray: it was cancelled"
         except Exception as error:  # the task failed or the cluster went: say so, once
             failure = f"a group of {len(members)} trials failed on Ray: {error}"
+        if failure is not None:
             log.warning("%s", failure)
         self.training.ended(failure)
 
