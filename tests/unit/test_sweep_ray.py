@@ -92,3 +92,13 @@ def test_an_address_without_a_cluster_is_refused_with_a_reason(monkeypatch: Any)
     monkeypatch.setattr(ray, "init", refuse)
     with pytest.raises(RayUnavailable, match="ray://nowhere:10001 cannot be reached"):
         connect("ray://nowhere:10001")
+
+
+def test_the_address_comes_from_the_flag_or_the_variable(monkeypatch: Any) -> None:
+    from torchplay.cli import parse_args
+
+    monkeypatch.delenv("TORCHPLAY_RAY_ADDRESS", raising=False)
+    assert parse_args([])[0].ray_address is None  # in-process
+    assert parse_args(["--ray-address", "ray://head:10001"])[0].ray_address == "ray://head:10001"
+    monkeypatch.setenv("TORCHPLAY_RAY_ADDRESS", "auto")
+    assert parse_args([])[0].ray_address == "auto"
