@@ -55,6 +55,11 @@ def parse_args(argv: list[str] | None = None) -> tuple[Settings, bool]:
     parser.add_argument("--compile", action=argparse.BooleanOptionalAction,
                         default=defaults.compile, help="compile the step of runs side by side "
                         "in the background (default %(default)s)")
+    parser.add_argument("--ray-address", default=defaults.ray_address, metavar="ADDRESS",
+                        help="train sweeps' groups of trials as tasks on this Ray cluster "
+                        "(ray://host:10001, host:6379, auto; 'local' starts Ray here; needs "
+                        "pip install 'torchplay[ray]'; default: in-process, or "
+                        "$TORCHPLAY_RAY_ADDRESS)")
     parser.add_argument("--allow-host", action="append", default=None, metavar="HOST",
                         help="a host name the server answers to besides loopback (repeat, or "
                         "comma-separate; '*' for any, only on a trusted network; default "

@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     compile: bool = Field(True, description="Compile the step of runs side by side with "
                           "TorchInductor in the background (CPU, needs a C++ compiler); they "
                           "train on the plain path until it is ready.")
+    ray_address: str | None = Field(None, description="A Ray cluster's address (ray://host:"
+                                    "10001, host:6379 or auto; `local` starts Ray here): "
+                                    "sweeps train their groups of trials as Ray tasks there "
+                                    "(pip install 'torchplay[ray]'). Unset: in-process.")
     allow_host: str = Field("", description="Comma-separated host names (as in the browser's "
                             "address bar) this server answers to besides loopback; '*' for any "
                             "host, only on a network you trust.")

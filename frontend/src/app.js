@@ -11,6 +11,9 @@
  * A saved experiment (/e/<id>) opens as its recording: the saved curves and final frame are
  * drawn as if they had just arrived, nothing is started, and the controls are read-only
  * until "Fork" makes an editable copy (the URL becomes that copy's setup link).
+ *
+ * A saved sweep (/s/<id>) opens its base spec as the playground's and its results in the
+ * sweep panel (panels/sweep.js), from the saved body, without training.
  */
 
 import { Client, socketUrl } from './socket.js';
@@ -68,7 +71,7 @@ export class App {
       status: { connected: false, running: false, diverged: null, note: boot.note ?? null,
         pending: false, error: null, finished: false, lost: false },
       view: boot.view ?? defaultView(),
-      hover: null, recorded: null,
+      hover: null, recorded: null, savedSweep: boot.sweep ?? null,
       lesson: boot.lesson ?? null, runs: [], selected: 0, pins: [],
     };
     /** The runs trained side by side (a lesson's, a link's, a saved group's), as `start`

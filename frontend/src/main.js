@@ -2,6 +2,8 @@
  * The page's entry: which page the URL asks for, and the spec it opens with.
  *
  * - `/e/<id>`: a saved experiment, shown as recorded (or "no such experiment").
+ * - `/s/<id>`: a saved sweep: its base spec in the playground, its results in the sweep panel
+ *   at once (or "no such sweep").
  * - `/#v=1&...`: a setup link (link.js). Its spec goes to the server as written; the server
  *   migrates older versions, validates and fills in defaults. A value it refuses is dropped
  *   (the default takes its place) and the refusal is shown at the field, so one bad value
@@ -18,7 +20,8 @@ import { App } from './app.js';
 import { LinkError, dropPath, readLink } from './link.js';
 import { readView } from './view.js';
 import {
-  RequestError, fetchExperiment, fetchLesson, fetchRules, fetchSchema, migrateSpec,
+  RequestError, fetchExperiment, fetchLesson, fetchRules, fetchSchema, fetchSweep,
+  migrateSpec,
 } from './rest.js';
 import { Schema } from './schema.js';
 import { showMissing } from './panels/recorded.js';
@@ -58,6 +61,7 @@ async function main() {
     migrateSpec({})]);
   const schema = new Schema(root, rules);
   const id = location.pathname.match(/^\/e\/([^/]+)\/?$/)?.[1];
+  const sweepId = location.pathname.match(/^\/s\/([^/]+)\/?$/)?.[1];
   let app;
   const lessonLink = location.hash.match(/^#lesson=([a-z0-9-]+)(&.*)?$/);
   const lessonId = lessonLink?.[1];
@@ -76,6 +80,15 @@ async function main() {
     app = new App(schema, lesson ? { spec: lesson.spec, defaults, lesson, view, errors }
       : { spec: defaults, defaults, view, note: `There is no lesson "${lessonId}"; showing ` +
         'the default experiment. Open Lessons to pick one.' });
+  } else if (sweepId) {
+    const sweep = await fetchSweep(decodeURIComponent(sweepId));
+    if (!sweep) {
+      showMissing(decodeURIComponent(sweepId), 'sweep');
+      return;
+    }
+    const { spec } = await restore(sweep.sweep.base, defaults);
+    app = new App(schema, { spec, defaults, sweep, view: viewOf(location.hash).view,
+      errors: [] });
   } else if (id) {
     const experiment = await fetchExperiment(decodeURIComponent(id));
     if (!experiment) {

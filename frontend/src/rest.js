@@ -71,6 +71,22 @@ export async function fetchExperiment(id) {
   }
 }
 
+/** A saved sweep (GET /api/sweeps/<id>), or null when there is none. */
+export async function fetchSweep(id) {
+  try {
+    return await (await request('GET', `/api/sweeps/${encodeURIComponent(id)}`)).json();
+  } catch (err) {
+    if (err instanceof RequestError && err.status === 404) return null;
+    throw err;
+  }
+}
+
+/** The spec fields a sweep may vary, for this spec, with their types and bounds
+ * (POST /api/sweep-fields). */
+export async function fetchSweepFields(spec) {
+  return (await (await request('POST', '/api/sweep-fields', spec)).json()).fields;
+}
+
 /**
  * The downloads of a saved experiment, as GET /api/experiments/<id> lists them under `links`
  * (metrics and weights only where a run was recorded).

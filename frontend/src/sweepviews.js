@@ -1,7 +1,7 @@
 /**
  * Views of a sweep's trials: a scatter of the final metric against one parameter (log axis
- * where the parameter's range is log), a table sortable by any column, and every trial's
- * test-loss curve, thinned. Both draw from
+ * where the parameter's range is log; a choice's values evenly spaced in their order), a table
+ * sortable by any column, and every trial's test-loss curve, thinned. They draw from
  * plain rows, {index, values, test_loss, test_metric, diverged, epoch}, and call `onPick(k)`
  * when a trial is clicked.
  */
@@ -19,8 +19,17 @@ function scale(lo, hi, log, from, to) {
   return (v) => (b === a ? (from + to) / 2 : from + ((f(v) - a) / (b - a)) * (to - from));
 }
 
-/** A canvas scatter of `metric` against parameter `path`; returns {el, draw(rows, shown)}. */
-export function scatter(path, log, metricLabel, onPick) {
+/** Where a trial's value of a parameter lies on its axis: a choice's value (`categories`,
+ * its values in order) at its position in the list, a number as itself. */
+export function position(value, categories) {
+  if (!categories) return value;
+  const at = categories.indexOf(value);
+  return at < 0 ? NaN : at;
+}
+
+/** A canvas scatter of `metric` against parameter `path` (`categories`: a choice's values);
+ * returns {el, draw(rows, shown)}. */
+export function scatter(path, log, metricLabel, onPick, categories = null) {
   const canvas = h('canvas', { width: W, height: H, class: 'sweep-scatter',
     'data-path': path, 'aria-label': `${metricLabel} against ${path}` });
   const el = h('figure', { class: 'sweep-figure' }, canvas,
@@ -42,28 +51,30 @@ export function scatter(path, log, metricLabel, onPick) {
     const ctx = canvas.getContext('2d');
     ctx.clearRect(0, 0, W, H);
     const finite = rows.filter((r) => Number.isFinite(r[metric]));
-    const xs = rows.map((r) => r.values[path]);
+    const at = (r) => position(r.values[path], categories);
+    const xs = categories ? [0, categories.length - 1] : rows.map(at);
     const ys = finite.map((r) => r[metric]);
     ctx.strokeStyle = '#bbb';
     ctx.strokeRect(PAD, 4, W - PAD - 4, H - PAD - 4);
     ctx.fillStyle = '#555';
     ctx.font = '10px sans-serif';
     if (!xs.length) return;
-    const x = scale(Math.min(...xs), Math.max(...xs), log, PAD + 4, W - 8);
+    const x = scale(Math.min(...xs), Math.max(...xs), log && !categories, PAD + 4, W - 8);
     const yLog = metric === 'test_loss';
     const lo = ys.length ? Math.min(...ys) : 0;
     const hi = ys.length ? Math.max(...ys) : 1;
     const y = scale(yLog ? Math.max(lo, 1e-6) : lo, yLog ? Math.max(hi, 1e-6) : hi, yLog,
       H - PAD - 4, 8);
-    ctx.fillText(fmt(Math.min(...xs)), PAD, H - 12);
+    const end = (v) => (categories ? String(categories[v]) : fmt(v));
+    ctx.fillText(end(Math.min(...xs)), PAD, H - 12);
     ctx.textAlign = 'right';
-    ctx.fillText(fmt(Math.max(...xs)), W - 4, H - 12);
+    ctx.fillText(end(Math.max(...xs)), W - 4, H - 12);
     ctx.fillText(fmt(hi), PAD - 2, 12);
     ctx.fillText(fmt(lo), PAD - 2, H - PAD - 4);
     ctx.textAlign = 'left';
     points = [];
     for (const r of rows) {
-      const px = x(r.values[path]);
+      const px = x(at(r));
       const finiteY = Number.isFinite(r[metric]);
       const py = finiteY ? y(yLog ? Math.max(r[metric], 1e-6) : r[metric]) : 10;
       points.push({ x: px, y: py, k: r.index });
@@ -78,6 +89,7 @@ export function scatter(path, log, metricLabel, onPick) {
 }
 
 export function fmt(v) {
+  if (typeof v === 'string' || typeof v === 'boolean') return String(v); // a choice's value
   if (v === null || v === undefined || !Number.isFinite(v)) return '–';
   if (typeof v === 'number' && !Number.isInteger(v)) return v.toPrecision(3);
   return String(v);
@@ -183,10 +195,11 @@ export function curves() {
 
 /**
  * Parallel coordinates: one vertical axis per parameter (log where its range is log) and a
- * last one for the final test loss (log); each trial a line across them, the better its loss
- * the darker. Returns {el, draw(rows, shown)}.
+ * last one for the final test loss (log); a choice's values (`categories[i]`) evenly spaced in
+ * their order; each trial a line across them, the better its loss the darker. Returns
+ * {el, draw(rows, shown)}.
  */
-export function parallel(paths, logs, labelOf) {
+export function parallel(paths, logs, labelOf, categories = paths.map(() => null)) {
   const width = 540;
   const canvas = h('canvas', { width, height: H, class: 'sweep-parallel',
     'aria-label': 'parallel coordinates of every parameter and the final test loss' });
@@ -197,8 +210,9 @@ export function parallel(paths, logs, labelOf) {
   function draw(rows, shown) {
     const ctx = canvas.getContext('2d');
     ctx.clearRect(0, 0, width, H);
-    const axes = [...paths.map((path, i) => ({ name: labelOf(path), log: logs[i],
-      get: (r) => r.values[path] })), { name: 'test loss', log: true, get: (r) => r.test_loss }];
+    const axes = [...paths.map((path, i) => ({ name: labelOf(path), log: logs[i] && !categories[i],
+      get: (r) => position(r.values[path], categories[i]) })),
+    { name: 'test loss', log: true, get: (r) => r.test_loss }];
     const xs = axes.map((_, i) => 40 + (i * (width - 80)) / (axes.length - 1));
     const scales = axes.map((axis) => {
       const values = rows.map(axis.get).filter((v) => Number.isFinite(v) && (!axis.log || v > 0));

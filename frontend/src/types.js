@@ -23,6 +23,7 @@
  * @property {import('./view.js').View} view how the run is shown (the link carries it)
  * @property {{column: number, unit: number}|null} hover neuron under the pointer
  * @property {Recorded|null} recorded the saved experiment this page shows (/e/<id>)
+ * @property {any} savedSweep the saved sweep this page shows (/s/<id>), or null
  * @property {any} lesson the open lesson (GET /api/lessons/<id>), or null
  * @property {Run[]} runs the runs trained side by side (one for a single run)
  * @property {number} selected which of `runs` the panels show (run, frame, history, trace)
@@ -75,6 +76,7 @@
  * @property {{field: string, message: string}[]} [errors] link values the server refused
  * @property {string|null} [note] shown in the status line
  * @property {any} [experiment] a saved experiment (GET /api/experiments/<id>)
+ * @property {any} [sweep] a saved sweep (GET /api/sweeps/<id>), shown in the sweep panel
  * @property {any} [lesson] a lesson (GET /api/lessons/<id>)
  * @property {import('./view.js').View} [view] the link's view settings
  * @property {{label: string, patch: any}[]} [variants] runs side by side a link holds

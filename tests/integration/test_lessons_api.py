@@ -33,6 +33,14 @@ async def test_every_lesson_comes_with_complete_specs_the_server_starts(server) 
             assert own.model_dump(mode="json") == variant["spec"]
     comparisons = [lesson for lesson in lessons if lesson["variants"]]
     assert len(comparisons) >= 10
+    # a search is a sweep: its base as the spec, no runs side by side, the sweep to train
+    searches = [lesson for lesson in lessons if lesson["sweep"] is not None]
+    assert [lesson["number"] for lesson in searches] == [21]
+    search = searches[0]
+    assert search["variants"] == [] and search["sweep"]["trials"] == 16
+    assert search["sweep"] == get(server, "/api/lesson-sweeps/hyperparameter-search").json()[
+        "sweep"]
+    assert search["spec"]["network"] == search["sweep"]["base"]["network"]
     dropout = next(lesson for lesson in lessons if lesson["id"] == "dropout")
     assert [v["label"] for v in dropout["variants"]] == ["no dropout (p = 0)", "dropout p = 0.5"]
     # What the page sends: the lesson's spec and its variants, each started for real.

@@ -5,6 +5,7 @@ the store's cap answer with their documented errors; X-Forwarded-For counts only
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -126,3 +127,37 @@ async def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_quota(
         assert (await save(server, forwarded=client)).status_code == 201
     body = refused(await save(server, forwarded="198.51.100.4"), 507, "storage_full")
     assert f"cap of {5 * SETUP_BYTES:,}" in body["message"]
+
+
+SWEEP = {"base": {"data": {"kind": "xor", "points": 40}, "network": {"layers": mlp(2)}},
+         "parameters": [{"kind": "log_uniform", "path": "optimizer.lr", "low": 0.01,
+                         "high": 0.1}], "trials": 2, "epochs": 1}
+
+
+async def save_sweep(server: Any, token: str | None) -> dict[str, Any]:
+    """Run a tiny sweep to its end and save it with `token`: the reply."""
+    async with connect_to(server) as client:
+        async def recv() -> dict[str, Any]:  # raw: a sweep's frames are not a lone run's
+            return orjson.loads(await asyncio.wait_for(client.ws.recv(), TIMEOUT))
+
+        await client.send({"type": "start_sweep", "sweep": SWEEP})
+        while not ((message := await recv())["type"] == "sweep_progress" and message["done"]):
+            assert message["type"] in ("sweep_ready", "sweep_progress", "frame", "event"), message
+        await client.send({"type": "save_sweep", "token": token})
+        while (message := await recv())["type"] not in ("saved_sweep", "error"):
+            pass
+        return message
+
+
+async def test_a_sweep_saves_with_the_owner_token_and_counts_in_the_saves_a_minute(
+        server_factory: Any) -> None:
+    server = server_factory("--saves-per-minute", "2")
+    first = await save_sweep(server, None)
+    assert first["type"] == "saved_sweep" and len(first["token"]) == 32, first
+    token = first["token"]
+    assert (await save(server, token)).status_code == 201  # an experiment by the same owner
+    body = await save_sweep(server, token)  # its third save this minute
+    assert body["type"] == "error" and body["code"] == "rate_limited", body
+    assert "2 saves a minute per owner token" in body["message"]
+    body = await save_sweep(server, "x" * 32)
+    assert (body["code"], body["field"]) == ("unknown_token", "token"), body

@@ -38,6 +38,7 @@ async def test_a_sweep_streams_progress_and_one_trials_frames_and_ends_with_resu
         assert ready["type"] == "sweep_ready", ready
         assert [(g["path"], len(g["trials"])) for g in ready["groups"]] == [("batched", 24)]
         assert len(ready["trials"]) == 24 and ready["log"]["optimizer.lr"] is True
+        assert ready["where"] == "in-process"
         frames: list[int] = []
         progress: list[dict[str, Any]] = []
         shown_two = False
@@ -74,10 +75,19 @@ async def test_a_sweep_streams_progress_and_one_trials_frames_and_ends_with_resu
         await ws.send(json.dumps({"type": "save_sweep", "name": "lr and L2"}))
         while (saved := await recv(ws))["type"] != "saved_sweep":
             assert saved["type"] in ("frame", "sweep_progress", "event"), saved
+    assert saved["url"] == f"/s/{saved['id']}" and len(saved["token"]) == 32
     async with httpx.AsyncClient(base_url=server.url) as http:
-        kept = (await http.get(saved["url"])).json()
+        kept = (await http.get(saved["api"])).json()
         assert kept["name"] == "lr and L2" and kept["results"] == results
         assert kept["sweep"]["seed"] == 11 and kept["groups"] == ready["groups"]
+        assert kept["log"] == ready["log"] and kept["metric"] == ready["metric"] == "accuracy"
+        assert kept["links"] == {"page": saved["url"], "csv": saved["csv"]}
+        # each trial's test-loss curve, one point per epoch end (and before training)
+        assert [[e for e, _ in c] for c in kept["curves"]] == [[0, 1, 2, 3]] * 24
+        assert [c[-1][1] for c in kept["curves"]] == [r["test_loss"] for r in results]
+        page = await http.get(saved["url"])  # the short link is the page, with its headers
+        assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+        assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
         table = (await http.get(saved["csv"])).text.splitlines()
         assert table[0] == ("index,seed,optimizer.lr,regularization.l2,epochs,steps,"
                             "train_loss,test_loss,test_metric,diverged")
@@ -119,3 +129,18 @@ async def test_bad_sweeps_are_answered_with_the_field_and_the_server_stays_up(
         assert reply["field"] == field, reply
         await ws.send(json.dumps({"type": "ping", "id": 3}))
         assert (await recv(ws)) == {"type": "pong", "id": 3}
+
+
+async def test_the_server_lists_the_fields_a_sweep_of_a_spec_may_vary(server) -> None:
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        answer = await http.post("/api/sweep-fields", json=SWEEP["base"])
+        assert answer.status_code == 200
+        fields = {f["path"]: f for f in answer.json()["fields"]}
+        assert fields["optimizer.lr"] == {"path": "optimizer.lr", "type": "float",
+                                          "choices": [], "low": 0.0, "low_open": True,
+                                          "high": 100.0, "high_open": False, "value": 0.03}
+        assert fields["training.batch_size"]["value"] == 10
+        assert fields["optimizer.kind"]["choices"][0] == "sgd"
+        assert "training.seed" not in fields
+        bad = await http.post("/api/sweep-fields", json={"optimizer": {"lr": -1}})
+        assert bad.status_code == 422 and bad.json()["field"] == "optimizer.lr"

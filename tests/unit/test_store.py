@@ -264,3 +264,25 @@ def test_versions_that_cannot_be_read_are_refused_at_the_version_field(
 def test_a_spec_without_a_version_is_current() -> None:
     assert migrate({"data": {}}) == {"data": {}}
     assert ExperimentSpec.model_validate({}).version == SPEC_VERSION
+
+
+def test_sweeps_of_schema_version_5_keep_opening_and_count_their_bytes_with_no_owner(
+        db_location: str) -> None:
+    old = connect(db_location)
+    with old.transaction(write=True) as db:
+        for step in MIGRATIONS[:5]:
+            for statement in (step,) if isinstance(step, str) else step:
+                db.execute(statement)
+        db.execute("INSERT INTO meta VALUES ('schema_version', '5')")
+        db.execute("INSERT INTO sweeps VALUES (?, ?, ?, ?)", ("BBBBBBBBBBBBBBBB",
+                   "2026-12-01T00:00:00.000Z", "lr", '{"sweep":{},"results":[]}'))
+    old.close()
+    store = Store(db_location)
+    assert store.schema_version == SCHEMA_VERSION == 6
+    assert store.sweep("BBBBBBBBBBBBBBBB") == {"id": "BBBBBBBBBBBBBBBB", "name": "lr",
+                                               "created": "2026-12-01T00:00:00.000Z",
+                                               "sweep": {}, "results": []}
+    assert store.usage() == {"experiments": 0, "bytes": 25 + 2, "sweeps": 1}
+    with store._transaction() as db:
+        assert db.execute("SELECT owner FROM sweeps").fetchone()[0] is None
+    store.close()

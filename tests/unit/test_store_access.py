@@ -147,3 +147,38 @@ def test_the_storage_cap_holds_across_replicas_saving_at_once(opened: Any) -> No
         thread.join()
     assert outcomes.count("saved") == 10 and outcomes.count("storage_full") == 30
     assert replicas[0].usage() == {"experiments": 10, "bytes": 1100}
+
+
+SWEEP_BODY = {"sweep": {}, "groups": [], "results": []}  # 43 bytes as JSON
+SWEEP_BYTES = len('{"sweep":{},"groups":[],"results":[]}')
+
+
+def test_a_sweep_is_saved_as_an_experiment_is_with_a_token_and_counted_in_the_same_quotas(
+        opened: Any) -> None:
+    store = opened(Limits(saves_per_minute=3, client_saves_per_minute=0,
+                          bytes_per_owner=2 * SWEEP_BYTES + 10, bytes_per_client=0,
+                          storage_cap=0))
+    first = store.save_sweep("", SWEEP_BODY, Saver(client="a"))
+    assert first.token is not None and store.sweep(first.id)["results"] == []
+    again = store.save_sweep("", SWEEP_BODY, Saver(first.token, "a"))
+    assert again.token is None  # the token was sent: none new
+    assert store.usage() == {"experiments": 0, "bytes": 2 * SWEEP_BYTES, "sweeps": 2}
+    # an experiment of the same owner counts against the same bytes: 10 left
+    error = refused(lambda: store.save(new(1), Saver(first.token)), 413, "quota_exceeded")
+    assert f"stores {2 * SWEEP_BYTES:,} bytes" in str(error)
+    store.save(new(0), Saver(first.token))  # 10 bytes fit
+    # and the same saves a minute: the owner has saved three times
+    refused(lambda: store.save_sweep("", {}, Saver(first.token)), 429, "rate_limited")
+    refused(lambda: store.save_sweep("", SWEEP_BODY, Saver("x" * 32)), 403, "unknown_token")
+    with store._transaction() as db:
+        owners = {row[0] for row in db.execute("SELECT owner FROM sweeps")}
+    assert owners == {token_hash(first.token)}  # the hash only; the refused stored nothing
+
+
+def test_sweeps_count_towards_the_whole_stores_cap(opened: Any) -> None:
+    store = opened(Limits(0, 0, 0, 0, storage_cap=SWEEP_BYTES + 15))
+    store.save(new(5))  # 15 bytes
+    store.save_sweep("", SWEEP_BODY)
+    error = refused(lambda: store.save_sweep("", SWEEP_BODY), 507, "storage_full")
+    assert f"holds {SWEEP_BYTES + 15:,} bytes" in str(error)
+    refused(lambda: store.save(new()), 507, "storage_full")

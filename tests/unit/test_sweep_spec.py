@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from torchplay.spec.model import SpecError
+from torchplay.spec.model import ExperimentSpec, SpecError
 from torchplay.sweeps.sample import narrowed, trials
-from torchplay.sweeps.spec import MAX_TRIALS, SweepSpec
+from torchplay.sweeps.spec import MAX_TRIALS, SweepSpec, sweepable
 
 LR = {"kind": "log_uniform", "path": "optimizer.lr", "low": 1e-4, "high": 1.0}
 L2 = {"kind": "log_uniform", "path": "regularization.l2", "low": 1e-6, "high": 1e-1}
@@ -158,3 +158,23 @@ def test_structural_errors_are_pydantic_errors() -> None:
         sweep(parameters=[{**LR, "low": -1.0}])
     with pytest.raises(ValidationError):
         sweep(parameters=[LR, LR])
+
+
+def test_the_fields_a_sweep_may_vary_are_those_resolve_accepts_with_their_bounds() -> None:
+    spec = ExperimentSpec.model_validate({"network": {"layers": [
+        {"type": "linear", "units": 8}, {"type": "activation", "fn": "relu"},
+        {"type": "dropout", "p": 0.2}]}})
+    found = {target.path: (target, value) for target, value in sweepable(spec)}
+    for path in ("optimizer.lr", "regularization.l2", "network.layers.0.units",
+                 "network.layers.1.fn", "network.layers.2.p", "training.batch_size",
+                 "optimizer.kind"):
+        assert path in found, path
+    for path in ("version", "training.seed", "training.epochs", "training.device",
+                 "network.layers.0.type", "features.inputs"):
+        assert path not in found, path
+    lr, value = found["optimizer.lr"]
+    assert (lr.type, lr.low, lr.low_open, value) == ("float", 0.0, True, spec.optimizer.lr)
+    assert found["network.layers.0.units"][0].type == "int"
+    assert found["network.layers.0.units"][1] == 8
+    assert "adam" in found["optimizer.kind"][0].choices
+    assert found["network.layers.1.fn"][0].choices[:2] == ("relu", "leaky_relu")

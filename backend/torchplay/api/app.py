@@ -40,6 +40,7 @@ from torchplay.spec.model import (
     ExperimentSpec,
 )
 from torchplay.store.experiments import MAX_NAME, MAX_NOTE, open_store
+from torchplay.sweeps.remote import disconnect
 
 
 def frontend_dir() -> Path:
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             app.state.runner.shutdown()
             app.state.store.close()
+            disconnect()  # a Ray this server started (--ray-address local) leaves no processes
 
     app = FastAPI(title="torchplay", version=__version__, lifespan=lifespan)
     app.state.settings = settings
@@ -130,7 +132,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await ws.accept()
         client = client_address(ws.client.host if ws.client else "",
                                 ws.headers.getlist("x-forwarded-for"), app.state.trusted_proxies)
-        await Connection(ws, ws.app.state.runner, ws.app.state.store, client).serve()
+        await Connection(ws, ws.app.state.runner, ws.app.state.store, client,
+                         settings.ray_address).serve()
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
@@ -139,6 +142,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/e/{experiment_id}", include_in_schema=False)
     def shared(experiment_id: str) -> FileResponse:
         """A saved experiment: the page reads the id from its URL and fetches it."""
+        return index()
+
+    @app.get("/s/{sweep_id}", include_in_schema=False)
+    def shared_sweep(sweep_id: str) -> FileResponse:
+        """A saved sweep: the page reads the id from its URL and shows its results."""
         return index()
 
     app.include_router(experiments_router)

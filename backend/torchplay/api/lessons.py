@@ -3,8 +3,8 @@
 The catalogue goes out with every spec complete (defaults filled in), so the page loads a
 lesson as it loads any spec, and with the runs a lesson compares as `variants` in the shape
 the WebSocket's `start` takes ({label, patch}), each patch being the difference from `spec`.
-A random search (lesson 21) is sent as its trials, up to the number the page can train side by
-side.
+A random search (lesson 21) is sent as a sweep (docs/sweeps.md): its base as `spec`, no
+variants, and the SweepSpec the page's sweep panel trains, every trial at once.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from torchplay.engine.group import MAX_VARIANTS
 from torchplay.lessons import Lesson, lesson_specs, load_lessons
 from torchplay.lessons.activations import ACTIVATION_NAMES, activation_curves, default_xs
 from torchplay.lessons.diagnosis import diagnose
-from torchplay.spec.model import diff_patch
+from torchplay.spec.model import ExperimentSpec, diff_patch
+from torchplay.sweeps.lesson import lesson_sweep
 
 router = APIRouter(prefix="/api", tags=["lessons"], route_class=ExperimentRoute)
 
@@ -43,7 +44,10 @@ class LessonOut(BaseModel):
     spec: dict[str, Any] = Field(description="The complete spec to load (the first run's, "
                                  "for a comparison).")
     variants: list[LessonVariant] = Field(description="Runs to train side by side (empty for "
-                                          "a single experiment).")
+                                          "a single experiment, and for a search).")
+    sweep: dict[str, Any] | None = Field(None, description="A lesson's random search as a "
+                                         "SweepSpec (docs/sweeps.md), for the sweep panel; "
+                                         "null for a lesson without one.")
 
 
 class ActivationCurves(BaseModel):
@@ -69,6 +73,12 @@ class DiagnosisOut(BaseModel):
 
 
 def _lesson_out(lesson: Lesson) -> LessonOut:
+    if lesson.search is not None:  # a search is a sweep: its trials train all at once there
+        sweep = lesson_sweep(lesson)
+        return LessonOut(id=lesson.id, number=lesson.number, title=lesson.title,
+                         text=lesson.text, watch=lesson.watch, tool=lesson.tool,
+                         spec=ExperimentSpec.model_validate(lesson.base).model_dump(mode="json"),
+                         variants=[], sweep=sweep.model_dump(mode="json"))
     runs = [(label, spec.model_dump(mode="json")) for label, spec in lesson_specs(lesson)]
     first = runs[0][1]
     variants = [] if len(runs) == 1 else [

@@ -146,6 +146,9 @@ class Show(Message):
 class SaveSweep(Message):
     type: Literal["save_sweep"]
     name: str = Field("", max_length=MAX_NAME, description="Title shown with the sweep.")
+    token: str | None = Field(None, max_length=64, description="The owner token of earlier "
+                              "saves; absent or null: the `saved_sweep` reply carries a new "
+                              "one.")
 
 
 ClientMessage = Annotated[

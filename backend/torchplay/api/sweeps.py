@@ -7,13 +7,17 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import math
+from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, Response
 
 from torchplay.api.experiments import ApiError, ExperimentRoute, StoreDep, _download, _errors
 from torchplay.lessons.catalogue import load_lessons
+from torchplay.spec.model import ExperimentSpec
 from torchplay.sweeps.lesson import lesson_sweep
+from torchplay.sweeps.spec import SweepSpec, axes, sweepable
 
 router = APIRouter(prefix="/api", tags=["sweeps"], route_class=ExperimentRoute)
 CSV_FIXED = ("index", "seed", "epochs", "steps", "train_loss", "test_loss", "test_metric",
@@ -32,6 +36,18 @@ async def lesson_search(lesson_id: str) -> dict[str, Any]:
     return {"sweep": lesson_sweep(lesson).model_dump(mode="json")}
 
 
+@router.post("/sweep-fields", responses=_errors(413, 415, 422))
+async def sweep_fields(spec: ExperimentSpec) -> dict[str, Any]:
+    """{"fields": [...]}: every field of this spec (the request body) a sweep may vary, each
+    {path, type: int | float | choice, choices, low, high, low_open, high_open, value} (an
+    unbounded end is null), for the page's sweep form: the server's rule, not the page's."""
+    return {"fields": [
+        {**{k: v for k, v in asdict(target).items() if k not in ("low", "high")},
+         "low": target.low if math.isfinite(target.low) else None,
+         "high": target.high if math.isfinite(target.high) else None, "value": value}
+        for target, value in sweepable(spec)]}
+
+
 async def _find(store: Any, sweep_id: str) -> dict[str, Any]:
     found = await asyncio.to_thread(store.sweep, sweep_id)
     if found is None:
@@ -41,9 +57,13 @@ async def _find(store: Any, sweep_id: str) -> dict[str, Any]:
 
 @router.get("/sweeps/{sweep_id}", responses=_errors(404))
 async def saved_sweep(sweep_id: str, store: StoreDep) -> dict[str, Any]:
-    """A saved sweep: {id, created, name, sweep, groups, results, links}."""
+    """A saved sweep: {id, created, name, sweep, groups, results, curves, log, metric, links}:
+    `log` says which parameters' axes are log scales and `metric` what test_metric is, as in
+    `sweep_ready`."""
     found = await _find(store, sweep_id)
-    return {**found, "links": {"csv": f"/api/sweeps/{sweep_id}/results.csv"}}
+    sweep = SweepSpec.model_validate(found["sweep"])  # a saved one: valid when saved
+    return {**found, **axes(sweep),
+            "links": {"page": f"/s/{sweep_id}", "csv": f"/api/sweeps/{sweep_id}/results.csv"}}
 
 
 @router.get("/sweeps/{sweep_id}/results.csv", responses=_errors(404))

@@ -44,8 +44,9 @@ from torchplay.engine.session import resolve_device
 from torchplay.lessons.gradcheck import CheckRefused, check_now
 from torchplay.serve.runner import Mailbox, Runner, RunnerFull, SessionHandle
 from torchplay.spec.model import ExperimentSpec, SpecError, apply_patch, patched
-from torchplay.store.access import Saver
+from torchplay.store.access import AccessError, Saver
 from torchplay.store.experiments import Store
+from torchplay.sweeps.remote import RaySweep, RayUnavailable
 from torchplay.sweeps.train import SweepTraining
 
 log = logging.getLogger("torchplay")
@@ -62,8 +63,9 @@ class Connection:
     """One client's socket and, once it has sent 'start', its session."""
 
     def __init__(self, ws: WebSocket, runner: Runner, store: Store | None = None,
-                 client: str = "") -> None:
+                 client: str = "", ray_address: str | None = None) -> None:
         self.ws = ws
+        self.ray_address = ray_address  # sweeps train on this Ray cluster (sweeps/remote.py)
         self.client = client  # the client's address, for the store's quotas
         self.runner = runner
         self.store = store
@@ -108,6 +110,8 @@ class Connection:
 
     def release(self) -> None:
         if self.handle is not None:
+            if isinstance(self.handle.sweep, RaySweep):
+                self.handle.sweep.cancel()  # its tasks would otherwise train on for nobody
             self.runner.close(self.handle)
             self.handle = None
 
@@ -311,9 +315,13 @@ class Connection:
             self.release()
             handle = await asyncio.to_thread(
                 self.runner.open, sweep.base, message.fps, self.notify, True, None,
-                lambda device: SweepTraining(sweep, device, self.runner.compile, message.show))
+                lambda device: self._sweep(sweep, device, message.show))
         except RunnerFull as exc:
             self.reply(error("busy", str(exc)))
+            return
+        except RayUnavailable as exc:  # the operator's to fix: said to the client, logged
+            log.error("a sweep could not start: %s", exc)
+            self.reply(error("ray_unavailable", f"this server cannot train sweeps now: {exc}"))
             return
         except SpecError as exc:
             self.reply(error("invalid_sweep", f"sweep.{exc.field}: {exc.message}",
@@ -323,6 +331,12 @@ class Connection:
         self.cursors = {}
         self.handle = handle
         self.notify()
+
+    def _sweep(self, sweep: Any, device: Any, shown: int) -> SweepTraining | RaySweep:
+        """The sweep's training: in-process, or as Ray tasks with the server's address."""
+        if self.ray_address:
+            return RaySweep(sweep, self.ray_address, self.runner.compile, shown)
+        return SweepTraining(sweep, device, self.runner.compile, shown)
 
     async def save_sweep(self, message: SaveSweep) -> dict[str, Any]:
         """Store a finished sweep's plan and results; `saved_sweep` with its id."""
@@ -340,12 +354,16 @@ class Connection:
             return error("not_finished", "a sweep is saved once every trial has finished",
                          "type")
         try:
-            sweep_id = await asyncio.to_thread(self.store.save_sweep, message.name, body)
+            saved = await asyncio.to_thread(self.store.save_sweep, message.name, body,
+                                            Saver(message.token, self.client))
+        except AccessError as exc:  # a quota's or the token's: access.py's codes
+            return error(exc.code, str(exc), exc.field)
         except Exception as exc:  # reported to the client and logged; the server goes on
             log.warning("a sweep was not saved: %s: %s", type(exc).__name__, exc)
             return error("save_failed", f"the sweep was not saved: {exc}")
-        return {"type": "saved_sweep", "id": sweep_id, "url": f"/api/sweeps/{sweep_id}",
-                "csv": f"/api/sweeps/{sweep_id}/results.csv"}
+        return {"type": "saved_sweep", "id": saved.id, "url": f"/s/{saved.id}",
+                "token": saved.token, "api": f"/api/sweeps/{saved.id}",
+                "csv": f"/api/sweeps/{saved.id}/results.csv"}
 
     def sweep_control(self, message: Show | Update) -> None:
         handle = self.handle

@@ -282,8 +282,9 @@ class Runner:
             shown = handle.sweep.shown
             handle.mailbox.put_frame(handle.sweep.progress(), -1)
             frame = handle.sweep.frame(shown)
-            frame["history_mark"] = session.histories[shown].mark()
-            handle.mailbox.put_frame(frame, shown)
+            if frame is not None:  # None: its trials train elsewhere (a Ray cluster)
+                frame["history_mark"] = session.histories[shown].mark()
+                handle.mailbox.put_frame(frame, shown)
             handle.force_frame = False
             return
         for variant, (frame, history) in enumerate(zip(session.frames(), session.histories,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -44,7 +45,7 @@ from torchplay.store.access import (
 )
 from torchplay.store.backends import Backend, connect
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # Schema version v is reached by running MIGRATIONS[v - 1] (one statement, or a tuple of them)
 # on a database at version v - 1 (a new one is at version 0). Append only: databases written by
@@ -100,8 +101,20 @@ MIGRATIONS: tuple[str | tuple[str, ...], ...] = (
         name TEXT NOT NULL,
         body TEXT NOT NULL              -- {"sweep": SweepSpec, "groups": [...], "results": [...]}
     )""",
+    # 6: sweeps have owners and count against the same quotas as experiments (access.py)
+    (
+        "ALTER TABLE sweeps ADD COLUMN owner TEXT",  # NULL: saved before sweeps had owners
+        "ALTER TABLE sweeps ADD COLUMN client TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE sweeps ADD COLUMN bytes BIGINT NOT NULL DEFAULT 0",  # body + name
+        "UPDATE sweeps SET bytes = LENGTH(body) + LENGTH(name)",
+        "CREATE INDEX sweeps_owner ON sweeps (owner)",
+        "CREATE INDEX sweeps_client ON sweeps (client)",
+    ),
 )
 COLUMNS = "id, created, name, note, spec, spec_version, run, weights, owner, client, bytes"
+SWEEP_COLUMNS = "id, created, name, body, owner, client, bytes"
+# Saves of both kinds count against one quota: bytes stored by an owner, a client, everyone.
+STORED = ("experiments", "sweeps")
 # Tables `torchplay copy-store` copies, in an order that keeps references valid. A new table:
 # append its migration (in the common SQL above) and name it here; methods that use it open
 # `self._transaction()` and call `db.execute(sql, params)` as with sqlite3.
@@ -206,16 +219,29 @@ class Store:
     def save(self, new: NewExperiment, saver: Saver | None = None) -> Saved:
         """Write one experiment, once the saver's limits allow it, and return its new id (and
         a new owner token when the saver sent none), once it is durably on disk."""
-        saver = saver or Saver()
         spec_json = orjson.dumps(new.spec)
         run_json = None if new.run is None else orjson.dumps(new.run)
         _check(new, spec_json, run_json)
         size = (len(spec_json) + len(run_json or b"") + len(new.weights or b"")
                 + len(new.name.encode()) + len(new.note.encode()))
+
+        def row(created: str, owner: str, client: str) -> tuple[Any, ...]:
+            return (created, new.name, new.note, spec_json.decode(), new.spec_version,
+                    None if run_json is None else run_json.decode(), new.weights, owner,
+                    client, size)
+
+        return self._admit("experiments", COLUMNS, row, size, saver or Saver())
+
+    def _admit(self, table: str, columns: str, row: Callable[[str, str, str], tuple[Any, ...]],
+               size: int, saver: Saver) -> Saved:
+        """Insert row(created, owner hash, client) under a new id into `table`, in one write
+        transaction with the checks of the saver's token and limits (access.py)."""
         now = datetime.now(UTC)
         created = _timestamp(now)
         token = new_token() if saver.token is None else saver.token
         owner = token_hash(token)
+        values = row(created, owner, saver.client)
+        marks = ", ".join("?" * (len(values) + 1))
         with self._transaction(write=True) as db:
             if saver.token is None:
                 db.execute("INSERT INTO owners VALUES (?, ?)", (owner, created))
@@ -223,20 +249,22 @@ class Store:
                     "SELECT 1 FROM owners WHERE token_hash = ?", (owner,)).fetchone() is None:
                 raise unknown_token()
             self._check_limits(db, owner, saver.client, size, now)
-            row = (created, new.name, new.note, spec_json.decode(), new.spec_version,
-                   None if run_json is None else run_json.decode(), new.weights, owner,
-                   saver.client, size)
             while True:  # an id drawn twice: 96 random bits make it unheard of
-                experiment_id = secrets.token_urlsafe(ID_BYTES)
-                inserted = db.execute(
-                    f"INSERT INTO experiments ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                    "?) ON CONFLICT (id) DO NOTHING", (experiment_id, *row))
+                new_id = secrets.token_urlsafe(ID_BYTES)
+                inserted = db.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks}) "
+                                      "ON CONFLICT (id) DO NOTHING", (new_id, *values))
                 if inserted.rowcount == 1:
                     break
             db.execute("DELETE FROM save_log WHERE at < ?",
                        (_timestamp(now - timedelta(seconds=RATE_WINDOW_S)),))
             db.execute("INSERT INTO save_log VALUES (?, ?, ?)", (created, owner, saver.client))
-        return Saved(experiment_id, None if saver.token is not None else token)
+        return Saved(new_id, None if saver.token is not None else token)
+
+    @staticmethod
+    def _stored(db: Backend, where: str = "", params: tuple[Any, ...] = ()) -> int:
+        """Bytes stored in experiments and sweeps (rows matching `where`)."""
+        return sum(int(db.execute(f"SELECT COALESCE(SUM(bytes), 0) FROM {table} {where}",
+                                  params).fetchone()[0]) for table in STORED)
 
     def _check_limits(self, db: Backend, owner: str, client: str, size: int,
                       now: datetime) -> None:
@@ -253,18 +281,17 @@ class Store:
                 age = (now - datetime.fromisoformat(oldest.replace("Z", "+00:00")))
                 raise rate_limited(who, limit, max(1, ceil(RATE_WINDOW_S - age.total_seconds())))
         if limits.storage_cap:
-            used = db.execute("SELECT COALESCE(SUM(bytes), 0) FROM experiments").fetchone()[0]
+            used = self._stored(db)
             if used + size > limits.storage_cap:
-                raise store_full(int(used), size, limits.storage_cap)
+                raise store_full(used, size, limits.storage_cap)
         for column, key, limit, who in (("owner", owner, limits.bytes_per_owner, "owner token"),
                                         ("client", client, limits.bytes_per_client,
                                          "client address")):
             if not limit:
                 continue
-            used = db.execute(f"SELECT COALESCE(SUM(bytes), 0) FROM experiments WHERE {column} "
-                              "= ?", (key,)).fetchone()[0]
+            used = self._stored(db, f"WHERE {column} = ?", (key,))
             if used + size > limit:
-                raise over_quota(who, int(used), size, limit)
+                raise over_quota(who, used, size, limit)
 
     def get(self, experiment_id: str) -> Experiment | None:
         """The experiment with this id, or None (also for a string that is no id at all)."""
@@ -338,11 +365,14 @@ class Store:
                               (experiment_id,)).rowcount == 1
 
     def usage(self) -> dict[str, int]:
-        """How many experiments and bytes the store holds."""
+        """How many experiments the store holds, and the bytes of experiments and sweeps (what
+        the storage cap counts); sweeps are counted apart, and only when there are any."""
         with self._transaction() as db:
-            count, used = db.execute("SELECT COUNT(*), COALESCE(SUM(bytes), 0) "
-                                     "FROM experiments").fetchone()
-        return {"experiments": int(count), "bytes": int(used)}
+            count = db.execute("SELECT COUNT(*) FROM experiments").fetchone()[0]
+            sweeps = db.execute("SELECT COUNT(*) FROM sweeps").fetchone()[0]
+            used = self._stored(db)
+        return {"experiments": int(count), "bytes": used, **({"sweeps": int(sweeps)}
+                                                              if sweeps else {})}
 
     def put_dataset(self, digest: str, name: str, data: bytes) -> bool:
         """Keep an uploaded file under its hash; False when it was already kept (the first
@@ -362,23 +392,20 @@ class Store:
                              (digest,)).fetchone()
         return None if row is None else (row[0], bytes(row[1]))
 
-    def save_sweep(self, name: str, body: dict[str, Any]) -> str:
-        """Write one finished sweep (its spec, plan and every trial's result); its new id once
-        it is on disk."""
-        text = orjson.dumps(body)
+    def save_sweep(self, name: str, body: dict[str, Any], saver: Saver | None = None) -> Saved:
+        """Write one finished sweep (its spec, plan and every trial's result) as an experiment
+        is written: the saver's token and limits checked, a new token when it sent none; its
+        new id once it is on disk."""
+        text = orjson.dumps(body).decode()
         if len(text) > MAX_RUN_BYTES:
             raise StoreError(f"the sweep's results are {len(text):,} bytes, more than "
                              f"{MAX_RUN_BYTES:,}")
         if len(name) > MAX_NAME:
             raise StoreError(f"name: {len(name):,} characters; the limit is {MAX_NAME:,}")
-        with self._transaction(write=True) as db:
-            while True:  # an id drawn twice: 96 random bits make it unheard of
-                sweep_id = secrets.token_urlsafe(ID_BYTES)
-                inserted = db.execute("INSERT INTO sweeps VALUES (?, ?, ?, ?) ON CONFLICT "
-                                      "(id) DO NOTHING", (sweep_id, _timestamp(datetime.now(
-                                          UTC)), name, text.decode()))
-                if inserted.rowcount == 1:
-                    return sweep_id
+        size = len(text.encode()) + len(name.encode())
+        return self._admit("sweeps", SWEEP_COLUMNS,
+                           lambda created, owner, client: (created, name, text, owner, client,
+                                                           size), size, saver or Saver())
 
     def sweep(self, sweep_id: str) -> dict[str, Any] | None:
         """{id, created, name, sweep, groups, results} of a saved sweep, or None."""

@@ -256,3 +256,36 @@ def grid_size(param: Any) -> int:
 def is_log(param: Any) -> bool:
     """Whether the parameter's range is read in log space (axes, narrowing)."""
     return isinstance(param, LogUniform | PowersOfTwo)
+
+
+def axes(sweep: SweepSpec) -> dict[str, Any]:
+    """How a client draws a sweep's results (in `sweep_ready` and a saved sweep alike): which
+    parameters' axes are log scales, and what `test_metric` measures."""
+    return {"log": {p.path: is_log(p) for p in sweep.parameters},
+            "metric": "r2" if sweep.base.data.task == "regression" else "accuracy"}
+
+
+def sweepable(spec: ExperimentSpec) -> list[tuple[Target, Any]]:
+    """Every field of `spec` a sweep may vary (resolve() accepts it), with its value in the
+    spec, in the spec's own order: what the page's sweep form offers."""
+    found: list[tuple[Target, Any]] = []
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, list):
+            for i, item in enumerate(node):
+                walk(item, f"{prefix}{i}.")
+            return
+        if not isinstance(node, BaseModel):
+            return
+        for name in type(node).model_fields:
+            value, path = getattr(node, name), f"{prefix}{name}"
+            if isinstance(value, BaseModel | list):
+                walk(value, f"{path}.")
+                continue
+            try:
+                found.append((resolve(spec, path, "path"), value))
+            except SpecError:
+                continue  # fixed, one-valued, or neither a number nor a choice
+
+    walk(spec, "")
+    return found

@@ -22,7 +22,9 @@ from torchplay.engine.run import Run
 from torchplay.engine.steppers.batched import check_batchable
 from torchplay.spec.model import SpecError
 from torchplay.sweeps.sample import Trial, narrowed, trials
-from torchplay.sweeps.spec import SweepSpec, is_log
+from torchplay.sweeps.spec import SweepSpec, axes
+
+CURVE_POINTS = 64  # a saved trial's curve at most (the page's live curves keep as many)
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,17 @@ def plan(items: list[Trial]) -> list[Group]:
     return groups
 
 
+def curve(run: Run) -> list[list[float | None]]:
+    """A run's test loss at each evaluation, [[epoch, loss], ...], thinned evenly to at most
+    CURVE_POINTS points, the first and last kept (a saved sweep's curves)."""
+    evals = run.history.evals.data
+    points = list(zip(evals["epoch"], evals["test_loss"], strict=True))
+    if len(points) > CURVE_POINTS:
+        last = len(points) - 1
+        points = [points[round(i * last / (CURVE_POINTS - 1))] for i in range(CURVE_POINTS)]
+    return [[epoch, loss] for epoch, loss in points]
+
+
 def result(trial: Trial, run: Run) -> TrialResult:
     evals = run.history.evals.data
     return TrialResult(
@@ -91,14 +104,78 @@ def result(trial: Trial, run: Run) -> TrialResult:
         diverged=run.diverged)
 
 
-class SweepTraining:
-    """A sweep's trials trained side by side to their epoch budget."""
+class SweepViews:
+    """What a client sees of a sweep, however its trials train (here: SweepTraining; on a
+    Ray cluster: sweeps/remote.py): the plan, compact progress, results and what a save
+    keeps. Subclasses set sweep, trials, groups, shown and give done, summary(), results()
+    and curves()."""
+
+    sweep: SweepSpec
+    trials: list[Trial]
+    groups: list[Group]
+    shown: int
+    where: str = "in-process"  # where the trials train, for `sweep_ready`
+
+    @property
+    def done(self) -> bool:
+        raise NotImplementedError
+
+    def summary(self) -> list[list[Any]]:
+        raise NotImplementedError
+
+    def results(self) -> list[TrialResult]:
+        raise NotImplementedError
+
+    def curves(self) -> list[list[list[float | None]]]:
+        raise NotImplementedError
+
+    def plan_json(self) -> list[dict[str, Any]]:
+        return [asdict(g) for g in self.groups]
+
+    def saved(self) -> dict[str, Any]:
+        """What a saved sweep keeps (Store.save_sweep): with each trial's test-loss curve,
+        [[epoch, test loss], ...] thinned to at most CURVE_POINTS points."""
+        return {"sweep": self.sweep.model_dump(mode="json"), "groups": self.plan_json(),
+                "results": [asdict(r) for r in self.results()], "curves": self.curves()}
+
+    def ready(self, session: int) -> dict[str, Any]:
+        """The `sweep_ready` message: the plan (before training starts) and every trial."""
+        return {"type": "sweep_ready", "session": session, "sweep": self.sweep.model_dump(),
+                "groups": self.plan_json(), **axes(self.sweep), "where": self.where,
+                "trials": [{"index": t.index, "values": t.values, "seed": t.seed}
+                           for t in self.trials]}
+
+    def progress(self) -> dict[str, Any]:
+        """The compact `sweep_progress` message; with every trial's result once done."""
+        message: dict[str, Any] = {"type": "sweep_progress", "shown": self.shown,
+                                   "done": self.done, "trials": self.summary()}
+        if self.done:
+            results = self.results()
+            message["results"] = [asdict(r) for r in results]
+            try:  # the next round around the best, for the page's "narrow"
+                message["next"] = narrowed(
+                    self.sweep, [r.values for r in results],
+                    [r.score(self.sweep.metric) for r in results]).model_dump(mode="json")
+            except SpecError:  # every trial diverged: nothing to narrow around
+                message["next"] = None
+        return message
+
+    def frame(self, k: int) -> dict[str, Any] | None:
+        """Trial k's full frame, where this process trains it; else None."""
+        return None
+
+
+class SweepTraining(SweepViews):
+    """A sweep's trials trained side by side to their epoch budget, in this process."""
 
     def __init__(self, sweep: SweepSpec, device: torch.device | None = None,
-                 compile: bool = False, shown: int = 0) -> None:
-        """shown: the trial whose full frames a client sees (`frame`)."""
+                 compile: bool = False, shown: int = 0, only: list[int] | None = None) -> None:
+        """shown: the trial whose full frames a client sees (`frame`); only: train just these
+        trials (by index; a Ray task trains one group of a sweep so)."""
         self.sweep = sweep
         self.trials = trials(sweep)  # SpecError naming the field before anything is built
+        if only is not None:
+            self.trials = [self.trials[i] for i in only]
         self.groups = plan(self.trials)
         self.shown = min(shown, len(self.trials) - 1)
         self.training = Training([t.spec for t in self.trials], device or torch.device("cpu"),
@@ -138,40 +215,11 @@ class SweepTraining:
                          run.diverged])
         return rows
 
-    def plan_json(self) -> list[dict[str, Any]]:
-        return [asdict(g) for g in self.groups]
-
-    def saved(self) -> dict[str, Any]:
-        """What a saved sweep keeps (Store.save_sweep)."""
-        return {"sweep": self.sweep.model_dump(mode="json"), "groups": self.plan_json(),
-                "results": [asdict(r) for r in self.results()]}
-
-    def ready(self, session: int) -> dict[str, Any]:
-        """The `sweep_ready` message: the plan (before training starts) and every trial."""
-        return {"type": "sweep_ready", "session": session, "sweep": self.sweep.model_dump(),
-                "groups": self.plan_json(),
-                "log": {p.path: is_log(p) for p in self.sweep.parameters},
-                "metric": "r2" if self.sweep.base.data.task == "regression" else "accuracy",
-                "trials": [{"index": t.index, "values": t.values, "seed": t.seed}
-                           for t in self.trials]}
+    def curves(self) -> list[list[list[float | None]]]:
+        return [curve(run) for run in self.training.runs]
 
     # --- what a client sees while it trains ----------------------------------------------
 
-    def progress(self) -> dict[str, Any]:
-        """The compact `sweep_progress` message; with every trial's result once done."""
-        message: dict[str, Any] = {"type": "sweep_progress", "shown": self.shown,
-                                   "done": self.done, "trials": self.summary()}
-        if self.done:
-            results = self.results()
-            message["results"] = [asdict(r) for r in results]
-            try:  # the next round around the best, for the page's "narrow"
-                message["next"] = narrowed(
-                    self.sweep, [r.values for r in results],
-                    [r.score(self.sweep.metric) for r in results]).model_dump(mode="json")
-            except SpecError:  # every trial diverged: nothing to narrow around
-                message["next"] = None
-        return message
-
-    def frame(self, k: int) -> dict[str, Any]:
+    def frame(self, k: int) -> dict[str, Any] | None:
         """Trial k's full frame, as a lone run's (its boundary, curves, layers)."""
         return {**self.training.frame(k), "variant": k}

@@ -1,7 +1,9 @@
 /**
  * Lessons: the gallery (a dialog opened from the top bar, one tile per lesson, each a link
  * /#lesson=<id> that opens it) and the card of the open lesson: its explanation, what to
- * watch, and its tool (panels/tools.js). Lesson text is the server's: set as text, never HTML.
+ * watch, and its tool (panels/tools.js). A lesson whose search is a sweep (lesson 21) offers a
+ * button to its Sweep panel, where the search is loaded. Lesson text is the server's: set as
+ * text, never HTML.
  */
 
 import { h } from '../fields.js';
@@ -23,7 +25,8 @@ function paragraphs(text) {
 
 function tile(lesson) {
   const runs = lesson.variants.length;
-  const meta = [runs ? `${runs} runs side by side` : 'one run',
+  const meta = [lesson.sweep ? `a sweep of ${lesson.sweep.trials} trials`
+    : runs ? `${runs} runs side by side` : 'one run',
     ...(lesson.tool ? [TOOL_NAMES[lesson.tool]] : [])].join(' · ');
   return h('li', {}, h('a', { class: 'lesson-tile', href: `#lesson=${lesson.id}`,
     'data-lesson': lesson.id },
@@ -69,8 +72,14 @@ export function mount(el, store) {
   const text = h('div', { class: 'lesson-text' });
   const watch = h('p', { class: 'lesson-watch' });
   const toolEl = h('div', { id: 'lesson-tool' });
+  // The sweep panel holds the lesson's search (panels/sweep.js): take the reader there.
+  const toSweep = h('button', { type: 'button', id: 'lesson-sweep', class: 'primary',
+    hidden: true, onclick: () => {
+      document.getElementById('sweep')?.scrollIntoView({ block: 'start' });
+      document.getElementById('sweep-start')?.focus({ preventScroll: true });
+    } }, 'Go to the search (Sweep panel)');
   const body = h('div', { class: 'lesson-body' }, text,
-    h('div', { class: 'lesson-side' }, watch, toolEl));
+    h('div', { class: 'lesson-side' }, watch, toSweep, toolEl));
   const toggle = h('button', { type: 'button', class: 'link', 'aria-expanded': 'true',
     onclick: () => {
       body.hidden = !body.hidden;
@@ -92,8 +101,10 @@ export function mount(el, store) {
       shown = lesson;
       el.hidden = !lesson;
       if (lesson) {
-        eyebrow.textContent = `Lesson ${lesson.number}` + (lesson.variants.length
-          ? ` · ${lesson.variants.length} runs side by side` : '');
+        eyebrow.textContent = `Lesson ${lesson.number}` + (lesson.sweep
+          ? ` · a sweep of ${lesson.sweep.trials} trials` : lesson.variants.length
+            ? ` · ${lesson.variants.length} runs side by side` : '');
+        toSweep.hidden = !lesson.sweep;
         title.textContent = lesson.title;
         text.replaceChildren(...paragraphs(lesson.text));
         watch.replaceChildren(h('strong', { text: 'Watch: ' }), lesson.watch);

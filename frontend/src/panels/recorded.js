@@ -103,16 +103,16 @@ export function mount(el, store) {
  * The page for an id that names no experiment: said plainly, with the way back.
  * @param {string} id as it appears in the URL (shown as text)
  */
-export function showMissing(id) {
+export function showMissing(id, what = 'experiment') {
   document.body.classList.remove('loading');
   document.body.classList.add('missing');
   document.getElementById('header')?.append(h('a', { class: 'brand', href: '/' },
     h('span', { class: 'logo', 'aria-hidden': 'true' }, '◆'), h('h1', {}, 'torchplay')));
-  const title = document.title = 'No such experiment · torchplay';
+  const title = document.title = `No such ${what} · torchplay`;
   const main = /** @type {HTMLElement} */ (document.querySelector('main'));
   main.replaceWith(h('main', { class: 'missing-page', role: 'alert' },
     h('h1', { text: title.split(' · ')[0] }),
-    h('p', {}, 'No experiment is saved under the id ', h('code', { text: id }),
+    h('p', {}, `No ${what} is saved under the id `, h('code', { text: id }),
       ' on this server. The link may be mistyped or cut short, or it was saved on another ' +
       'server.'),
     h('p', {}, h('a', { href: '/', class: 'button primary' }, 'Open the playground'))));

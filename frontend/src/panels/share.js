@@ -5,7 +5,8 @@
  * stands, with its curves, final frame and weights; runs side by side all together, or only
  * the one on show; or the setup alone when nothing runs) and
  * shows its short link (/e/<id>) with a copy button and the saved files. On a saved
- * experiment's page it shows that experiment's link. Export offers the files of what is on
+ * experiment's page it shows that experiment's link, and on a saved sweep's page (/s/<id>) the
+ * sweep's link and files. Export offers the files of what is on
  * screen: a saved experiment's four, or an unsaved setup's spec and script. Where this browser
  * saved the experiment (it holds the owner token, owner.js), the dialog also renames,
  * annotates and deletes it.
@@ -108,9 +109,28 @@ export function mount(el, store) {
     url.select();
   }
 
+  /** On a saved sweep's page (/s/<id>): its link and files; the sweep panel shows it. */
+  function showSweep(sweep) {
+    owner.hidden = true;
+    url.value = new URL(sweep.links.page, location.origin).href;
+    saved.textContent = 'This sweep is saved; its link:';
+    copied.textContent = '';
+    files.replaceChildren(h('span', { class: 'muted', text: 'Files:' }),
+      h('a', { class: 'download', href: sweep.links.csv, download: '', 'data-file': 'csv' },
+        'results.csv'),
+      h('a', { class: 'download', href: `/api/sweeps/${encodeURIComponent(sweep.id)}`,
+        download: '', 'data-file': 'json' }, 'sweep.json'));
+    form.hidden = true;
+    done.hidden = false;
+    url.focus();
+    url.select();
+  }
+
   function open() {
-    const { recorded, frame, run } = store.state;
-    if (recorded && !recorded.replaying) {
+    const { recorded, frame, run, savedSweep } = store.state;
+    if (savedSweep && location.pathname.startsWith('/s/')) {
+      showSweep(savedSweep);
+    } else if (recorded && !recorded.replaying) {
       showDone(recorded.id, recorded.links, 'This experiment is saved; its link:',
         recorded.name, recorded.note);
     } else {
