@@ -161,3 +161,17 @@ async def test_a_sweep_saves_with_the_owner_token_and_counts_in_the_saves_a_minu
     assert "2 saves a minute per owner token" in body["message"]
     body = await save_sweep(server, "x" * 32)
     assert (body["code"], body["field"]) == ("unknown_token", "token"), body
+
+
+async def test_only_a_sweeps_owner_deletes_it(server_factory: Any) -> None:
+    server = server_factory()
+    saved = await save_sweep(server, None)
+    sweep_id, token = saved["id"], saved["token"]
+    assert (await http(server, "GET", f"/api/sweeps/{sweep_id}")).status_code == 200
+    refused(await http(server, "DELETE", f"/api/sweeps/{sweep_id}"), 403, "forbidden")
+    other = (await save(server)).json()["token"]  # a real token, of someone else
+    refused(await http(server, "DELETE", f"/api/sweeps/{sweep_id}", other), 403, "forbidden")
+    assert (await http(server, "GET", f"/api/sweeps/{sweep_id}")).status_code == 200
+    assert (await http(server, "DELETE", f"/api/sweeps/{sweep_id}", token)).status_code == 204
+    refused(await http(server, "GET", f"/api/sweeps/{sweep_id}"), 404, "not_found")
+    refused(await http(server, "DELETE", f"/api/sweeps/{sweep_id}", token), 404, "not_found")

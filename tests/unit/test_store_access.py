@@ -182,3 +182,17 @@ def test_sweeps_count_towards_the_whole_stores_cap(opened: Any) -> None:
     error = refused(lambda: store.save_sweep("", SWEEP_BODY), 507, "storage_full")
     assert f"holds {SWEEP_BYTES + 15:,} bytes" in str(error)
     refused(lambda: store.save(new()), 507, "storage_full")
+
+
+def test_a_deleted_sweep_frees_its_owners_bytes_and_the_operator_deletes_without_a_token(
+        opened: Any) -> None:
+    store = opened(Limits(0, 0, bytes_per_owner=SWEEP_BYTES, bytes_per_client=0,
+                          storage_cap=0))
+    first = store.save_sweep("", SWEEP_BODY)
+    refused(lambda: store.save_sweep("", SWEEP_BODY, Saver(first.token)), 413,
+            "quota_exceeded")
+    refused(lambda: store.delete_sweep(first.id, "x" * 32), 403, "forbidden")
+    assert store.delete_sweep(first.id, first.token) and store.sweep(first.id) is None
+    again = store.save_sweep("", SWEEP_BODY, Saver(first.token))  # its bytes are free again
+    assert store.delete_as_operator(again.id) and store.sweep(again.id) is None
+    assert not store.delete_sweep(again.id, first.token)

@@ -13,7 +13,14 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from torchplay.api.experiments import ApiError, ExperimentRoute, StoreDep, _download, _errors
+from torchplay.api.experiments import (
+    ApiError,
+    ExperimentRoute,
+    StoreDep,
+    TokenDep,
+    _download,
+    _errors,
+)
 from torchplay.lessons.catalogue import load_lessons
 from torchplay.spec.model import ExperimentSpec
 from torchplay.sweeps.lesson import lesson_sweep
@@ -64,6 +71,15 @@ async def saved_sweep(sweep_id: str, store: StoreDep) -> dict[str, Any]:
     sweep = SweepSpec.model_validate(found["sweep"])  # a saved one: valid when saved
     return {**found, **axes(sweep),
             "links": {"page": f"/s/{sweep_id}", "csv": f"/api/sweeps/{sweep_id}/results.csv"}}
+
+
+@router.delete("/sweeps/{sweep_id}", status_code=204, responses=_errors(403, 404, 503))
+async def delete_sweep(sweep_id: str, store: StoreDep, token: TokenDep) -> Response:
+    """Delete, as the owner (`Authorization: Bearer <owner token>`, the token its save
+    returned or sent): gone from the database at once, its link answers 404."""
+    if not await asyncio.to_thread(store.delete_sweep, sweep_id, token):
+        raise ApiError(404, "not_found", "no sweep has this id", "id")
+    return Response(status_code=204)
 
 
 @router.get("/sweeps/{sweep_id}/results.csv", responses=_errors(404))

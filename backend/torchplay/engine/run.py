@@ -124,8 +124,7 @@ class Run:
             self.images.reset()
         self.figures = None
         self.figures_due.reset()
-        self._tally: torch.Tensor | None = None  # the epoch's sum of losses x batch, correct
-        self._tallied = 0  # and how many points they are over
+        self._tally: list[tuple[torch.Tensor, torch.Tensor, int]] = []  # the epoch's batches
         self.history.clear()
         self.set_lr()
 
@@ -250,7 +249,7 @@ class Run:
         self.position = 0
         self.set_lr()
         self.record_eval(row)
-        self._tally, self._tallied = None, 0
+        self._tally = []
         test_loss = row[1]
         if self.best is None or test_loss < self.best[0]:  # strictly lower: ties keep the first
             self.best = (test_loss, self.epoch, self.step_count)
@@ -317,23 +316,25 @@ class Run:
         test_loss, test_metric = self.evaluate(self.x_test, self.y_test)
         if not self.tallies:
             train_loss, train_metric = self.evaluate(self.x_train, self.y_train)
-        elif self._tally is None:
+        elif not self._tally:
             n = FRAME_SAMPLE
             train_loss, train_metric = self.evaluate(self.x_train[:n], self.y_train[:n])
         else:
-            train_loss, train_metric = (self._tally / self._tallied).tolist()
+            losses, correct, sizes = zip(*self._tally, strict=True)
+            weights = torch.tensor(sizes, dtype=losses[0].dtype, device=losses[0].device)
+            total = sum(sizes)
+            train_loss = float((torch.stack(losses) * weights).sum()) / total
+            train_metric = float(torch.stack(correct).sum()) / total
         return train_loss, test_loss, train_metric, test_metric
 
     def tally(self, data_loss: torch.Tensor, out: torch.Tensor, y: torch.Tensor) -> None:
-        """Count one mini-batch's mean loss and correct predictions, as it trained, into the
-        epoch's training figures (kept on the device: nothing is read back per step)."""
+        """Keep one mini-batch's mean loss and correct predictions, as it trained, for the
+        epoch's training figures: three small operations a step, nothing read back."""
         if self.spec.output_dim == 1:
             correct = ((out[:, 0] > 0).long() == y).sum()
         else:
             correct = (out.argmax(dim=1) == y).sum()
-        part = torch.stack((data_loss * len(y), correct.to(data_loss.dtype)))
-        self._tally = part if self._tally is None else self._tally + part
-        self._tallied += len(y)
+        self._tally.append((data_loss, correct, len(y)))
 
     def eval_mode(self) -> None:
         if self.model.training:  # .eval() recurses through every module: skip when already so

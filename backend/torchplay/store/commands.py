@@ -56,8 +56,8 @@ def copy_command(argv: list[str]) -> int:
 
 def delete_command(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
-        prog="torchplay delete-experiment", description="Delete saved experiments by id, "
-        "without their owner's token (for whoever runs the server).")
+        prog="torchplay delete-experiment", description="Delete saved experiments (or saved "
+        "sweeps) by id, without their owner's token (for whoever runs the server).")
     parser.add_argument("--db", required=True, help="a SQLite file or a postgresql:// URL")
     parser.add_argument("ids", nargs="*", metavar="ID")
     # An id may begin with '-' (ids are URL-safe base64): argparse takes such a one for an

@@ -345,24 +345,30 @@ class Store:
     def delete(self, experiment_id: str, token: str | None) -> bool:
         """Delete as the owner: False when no experiment has this id, AccessError when the
         token does not own it. Deleted rows are gone from the database at once."""
-        if not valid_id(experiment_id):
+        return self._delete_owned("experiments", experiment_id, token)
+
+    def delete_sweep(self, sweep_id: str, token: str | None) -> bool:
+        """Delete a saved sweep as its owner, as `delete` an experiment."""
+        return self._delete_owned("sweeps", sweep_id, token)
+
+    def _delete_owned(self, table: str, row_id: str, token: str | None) -> bool:
+        if not valid_id(row_id):
             return False
         with self._transaction(write=True) as db:
-            row = db.execute("SELECT owner FROM experiments WHERE id = ?",
-                             (experiment_id,)).fetchone()
+            row = db.execute(f"SELECT owner FROM {table} WHERE id = ?", (row_id,)).fetchone()
             if row is None:
                 return False
             if not same_hash(row[0], token):
                 raise forbidden("delete it")
-            db.execute("DELETE FROM experiments WHERE id = ?", (experiment_id,))
+            db.execute(f"DELETE FROM {table} WHERE id = ?", (row_id,))
         return True
 
-    def delete_as_operator(self, experiment_id: str) -> bool:
-        """Delete without a token: for whoever runs the server (the `delete-experiment`
-        command), e.g. to honour a request to remove something."""
+    def delete_as_operator(self, row_id: str) -> bool:
+        """Delete an experiment or a saved sweep without a token: for whoever runs the server
+        (the `delete-experiment` command), e.g. to honour a request to remove something."""
         with self._transaction(write=True) as db:
-            return db.execute("DELETE FROM experiments WHERE id = ?",
-                              (experiment_id,)).rowcount == 1
+            return any(db.execute(f"DELETE FROM {table} WHERE id = ?", (row_id,)).rowcount == 1
+                       for table in STORED)
 
     def usage(self) -> dict[str, int]:
         """How many experiments the store holds, and the bytes of experiments and sweeps (what

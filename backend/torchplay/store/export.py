@@ -116,7 +116,7 @@ def _main_code(spec: ExperimentSpec) -> str:
         train_count(spec.data) * spec.input_dim > LARGE_VALUES
     train_figures = _TALLIED_FIGURES if large else \
         "        train_loss, train_metric = evaluate(model, x_train, y_train)"
-    tally_init = "\n    tally, tallied = None, 0  # a large set's training figures" if large else ""
+    tally_init = "\n    tally: list[Any] = []  # a large set's training figures" if large else ""
     tally_step = _TALLY_STEP.format(
         correct="((out[:, 0] > 0).long() == y_train[batch]).sum()" if spec.output_dim == 1
         else "(out.argmax(dim=1) == y_train[batch]).sum()") if large else ""
@@ -195,15 +195,14 @@ if __name__ == "__main__":
 # A large set's training figures, as torchplay's (engine/run.py Run.tally): the epoch's own
 # mini-batches as they trained, not a second pass over the whole training set.
 _TALLIED_FIGURES = f"""\
-        nonlocal tally, tallied
-        if tally is None:  # step 0: the first {FRAME_SAMPLE} training points
+        if not tally:  # step 0: the first {FRAME_SAMPLE} training points
             train_loss, train_metric = evaluate(model, x_train[:{FRAME_SAMPLE}],
                                                 y_train[:{FRAME_SAMPLE}])
         else:  # the epoch's mini-batches: mean loss and accuracy as they trained
-            train_loss, train_metric = (tally / tallied).tolist()
-        tally, tallied = None, 0"""
+            losses, correct, sizes = zip(*tally, strict=True)
+            weights = torch.tensor(sizes, dtype=losses[0].dtype)
+            train_loss = float((torch.stack(losses) * weights).sum()) / sum(sizes)
+            train_metric = float(torch.stack(correct).sum()) / sum(sizes)
+        tally.clear()"""
 _TALLY_STEP = """
-            part = torch.stack((data_loss.detach() * len(batch),
-                                {correct}.to(data_loss.dtype)))
-            tally = part if tally is None else tally + part
-            tallied += len(batch)"""
+            tally.append((data_loss.detach(), {correct}, len(batch)))"""
