@@ -55,8 +55,8 @@ export function owns(id) {
   return ownerToken() !== null && ownedIds().includes(id);
 }
 
-async function ownerRequest(method, id, body) {
-  const response = await fetch(`/api/experiments/${encodeURIComponent(id)}`, {
+async function ownerRequest(method, id, body, kind = 'experiments') {
+  const response = await fetch(`/api/${kind}/${encodeURIComponent(id)}`, {
     method,
     headers: { Authorization: `Bearer ${ownerToken() ?? ''}`,
       ...(body ? { 'Content-Type': 'application/json' } : {}) },
@@ -79,5 +79,11 @@ export async function editExperiment(id, name, note) {
 /** Delete an experiment this browser owns; its link answers 404 from then on. */
 export async function deleteExperiment(id) {
   await ownerRequest('DELETE', id);
+  storage()?.setItem(OWNED_KEY, JSON.stringify(ownedIds().filter((owned) => owned !== id)));
+}
+
+/** Delete a saved sweep this browser owns; its link answers 404 from then on. */
+export async function deleteSweep(id) {
+  await ownerRequest('DELETE', id, undefined, 'sweeps');
   storage()?.setItem(OWNED_KEY, JSON.stringify(ownedIds().filter((owned) => owned !== id)));
 }

@@ -182,6 +182,7 @@ def test_a_saved_sweep_opens_at_its_link_with_its_results(play: Playground, serv
     expect(rows).to_have_count(8)
     expect(rows.first.locator("td").nth(2)).to_have_text(re.compile(r"^(tanh|relu)$"))
     expect(fresh.locator("#sweep-url")).to_have_value(url)
+    expect(fresh.locator("#sweep-delete")).to_have_count(0)  # another browser: not its owner
     expect(fresh.get_by_label("Strategy")).to_have_value("grid")
     fresh.screenshot(path=str(artifacts / "sweep-saved-page.png"), full_page=True)
 
@@ -207,3 +208,9 @@ def test_a_saved_sweep_opens_at_its_link_with_its_results(play: Playground, serv
     missing.goto(server.url + "/s/AAAAAAAAAAAAAAAA")
     expect(missing.locator("h1").last).to_have_text("No such sweep")
     missing.close()
+
+    # the browser that saved it holds the owner token: it deletes the sweep
+    page.once("dialog", lambda dialog: dialog.accept())
+    panel.get_by_role("button", name="Delete").click()
+    expect(page.locator("#sweep-link")).to_contain_text("Deleted")
+    assert page.request.get(url.replace("/s/", "/api/sweeps/")).status == 404

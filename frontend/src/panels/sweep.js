@@ -94,7 +94,7 @@ export function mount(el, store) {
       results.frame(message);
     } else if (message.type === 'saved_sweep') {
       remember(message);
-      results.showLink(message.url, message.csv);
+      results.showLink(message.id, message.url, message.csv);
       store.announce('Sweep saved');
     } else if (message.type === 'event' && message.event === 'sweep_failed') {
       results.say(message.message, true);

@@ -8,6 +8,7 @@
 
 import { paintGrid } from '../colors.js';
 import { h } from '../fields.js';
+import { deleteSweep, owns } from '../owner.js';
 import { decodeBase64 } from '../socket.js';
 import { curves, fmt, parallel, scatter, table } from '../sweepviews.js';
 import { label } from './sweepform.js';
@@ -80,8 +81,9 @@ export function sweepResults(onPick) {
     status.classList.toggle('error', error);
   }
 
-  /** The sweep's short link, with a copy button and its CSV. */
-  function showLink(page, csv) {
+  /** The sweep's short link, with a copy button and its CSV; Delete when this browser
+   * saved it (it holds the owner token). */
+  function showLink(id, page, csv) {
     const url = h('input', { id: 'sweep-url', type: 'text', readonly: true,
       value: new URL(page, location.href).href, 'aria-label': 'Link to the saved sweep' });
     const copied = h('span', { class: 'muted', role: 'status' });
@@ -94,8 +96,20 @@ export function sweepResults(onPick) {
         copied.textContent = 'select the link and copy it';
       }
     } }, 'Copy');
+    const remove = owns(id) ? h('button', { type: 'button', id: 'sweep-delete',
+      onclick: async () => {
+        if (!confirm('Delete this saved sweep? Its link will stop working.')) return;
+        try {
+          await deleteSweep(id);
+          link.replaceChildren(h('p', { role: 'status' }, 'Deleted: its link answers “No such ' +
+            'sweep” from now on.'));
+        } catch (error) {
+          say(`Not deleted: ${error.message}`, true);
+        }
+      } }, 'Delete') : null;
     link.replaceChildren(h('p', {}, 'Saved: ', h('a', { href: page, text: page }), ' · ',
-      h('a', { href: csv, text: 'results.csv', download: '' })), url, copy, copied);
+      h('a', { href: csv, text: 'results.csv', download: '' })), url, copy, copied,
+    ...(remove ? [remove] : []));
   }
 
   /** The shown trial's output over the data's window (a grid; 1-D curves are not drawn). */
@@ -157,7 +171,7 @@ export function sweepResults(onPick) {
       finished(true);
       status.textContent += ` · saved ${body.created.slice(0, 10)}` +
         `${body.name ? ` as “${body.name}”` : ''}`;
-      showLink(body.links.page, body.links.csv);
+      showLink(body.id, body.links.page, body.links.csv);
     },
   };
 }
