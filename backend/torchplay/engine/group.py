@@ -277,10 +277,13 @@ class Training:
 
     # --- views ----------------------------------------------------------------------------
 
-    def path(self, k: int) -> tuple[str, str | None]:
+    def stepper_of(self, k: int) -> Stepper:
+        """The stepper that computes run k's steps (and holds the weights it trains)."""
         run = self.runs[k]
-        stepper = next(s for s in self.steppers if run in s.runs)
-        return stepper.path(run)
+        return next(s for s in self.steppers if run in s.runs)
+
+    def path(self, k: int) -> tuple[str, str | None]:
+        return self.stepper_of(k).path(self.runs[k])
 
     def frames(self) -> list[dict[str, Any]]:
         """One frame per run (with its index when there are several)."""
@@ -312,9 +315,7 @@ class Training:
     def gradients(self, k: int, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
         """Run k's float32 gradient on (x, y) as its own path computes it (no update)."""
         self.read_all()
-        run = self.runs[k]
-        stepper = next(s for s in self.steppers if run in s.runs)
-        return stepper.gradients(run, x, y)
+        return self.stepper_of(k).gradients(self.runs[k], x, y)
 
     def summary(self, k: int = 0) -> dict[str, Any]:
         return views.summary(self.runs[k])
