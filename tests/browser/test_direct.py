@@ -1,5 +1,6 @@
 """Direct manipulation and the controls around it, with real pointer and keyboard input: a
-weight read on hover and edited by click (and by keyboard), the run going on from it; units and
+weight read on hover and edited by click (and by keyboard), the run going on from it, in a
+comparison the run on show alone; units and
 layers changed on the diagram by keyboard; an optimizer switch that drops the old kind's
 fields and says so (the learning-rate chart showing the new rate at once); Continue at the
 epoch limit; a spec.json imported by file chooser and by drop, refused by field when bad."""
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from pagedriver import Playground, open_playground
 from playwright.sync_api import Browser, expect
@@ -78,6 +80,52 @@ def test_a_weight_reads_on_hover_and_is_edited_by_click(at_width, artifacts: Pat
     page.goto(page.locator("#share-url").input_value())
     expect(page.locator(".recorded-changed")).to_contain_text(
         "Weights were edited by hand (1 time)")
+
+
+def run_weight(k: int) -> str:
+    """Run k's weight from input 0 to unit 1, as its latest frame shows it."""
+    return f"app.state.runs[{k}].frame.links[0].values[app.state.runs[{k}].frame.links[0]" \
+        ".shape[1]]"
+
+
+def test_a_weight_is_edited_in_the_run_on_show_of_a_comparison(at_width, server: Any,
+                                                                artifacts: Path) -> None:
+    play = at_width(1280, "/#v=1&runs.0.label=slow&runs.1.label=fast"
+                    "&runs.1.patch.optimizer.lr=0.3")
+    page = play.page
+    play.wait_until("app.state.runs.length === 2 && app.state.runs.every((r) => r.frame)")
+    assert play.state("app.state.run.spec.optimizer.lr") == 0.03
+    slow = play.state(run_weight(0))
+    page.locator("#run-list input[value='1']").check()
+    play.wait_until("app.state.selected === 1 && app.state.frame === app.state.runs[1].frame")
+    page.evaluate("document.querySelector('#diagram').scrollIntoView({block: 'center'})")
+    point = page.evaluate(LINK_POINT_JS)
+    page.mouse.move(point["x"], point["y"])
+    expect(page.locator(".link-tip")).to_contain_text("click to edit")
+    page.mouse.click(point["x"], point["y"])
+    editor = page.locator(".link-editor input")
+    expect(editor).to_be_focused()
+    editor.fill("3.25")
+    editor.press("Enter")
+    play.wait_until(f"{run_weight(1)} === 3.25")
+    expect(page.locator("#announce")).to_contain_text("Weight set to 3.25 in fast")
+    assert play.state(run_weight(0)) == slow  # the other run untouched
+    play.screenshot(artifacts, "direct-1280-comparison-weight", full_page=False)
+    page.locator("#step-n").fill("20")
+    page.locator("#step-n-go").click()
+    play.wait_until("app.state.runs.every((r) => r.frame.step === 20)")
+    assert abs(play.state(run_weight(1)) - 3.25) < 3  # trained on from the edited value
+    assert play.state(run_weight(1)) != 3.25
+    page.locator("#share-open").click()
+    page.locator("#share-save").click()
+    page.wait_for_function("() => document.querySelector('#share-url').value.includes('/e/')")
+    link = page.locator("#share-url").input_value()
+    run = httpx.get(link.replace("/e/", "/api/experiments/"), timeout=20).json()["run"]
+    assert run["weight_edits"] == 0 and run["variants"][0]["run"]["weight_edits"] == 1
+    page.goto(link)
+    expect(page.locator(".recorded-changed")).to_contain_text(
+        "fast: Weights were edited by hand (1 time)")
+    expect(page.locator(".recorded-changed")).not_to_contain_text("slow")
 
 
 def test_a_weight_is_edited_by_keyboard(at_width, artifacts: Path) -> None:

@@ -1,7 +1,7 @@
 /**
  * Direct manipulation on the network diagram, as in TensorFlow Playground and a little beyond:
- * a link's weight reads on hover and is edited by click (a `set_weight` message: the run goes
- * on from the new value, and the next frame draws it); an input neuron is switched off by
+ * a link's weight reads on hover and is edited by click (a `set_weight` message: the run on
+ * show, in a comparison too, goes on from the new value, and its next frame draws it); an input neuron is switched off by
  * click and an off input switched on from the row under the inputs; each hidden Linear
  * column has − / + for its units and × to remove it, and "+ layer" adds one before the output.
  * All of it works by keyboard: Tab reaches every neuron and button, the links canvas takes
@@ -25,7 +25,6 @@ const MAX_HIT_LINKS = 4000;
 /** Why weights cannot be edited now, or '' when they can. */
 export function weightLock(state) {
   if (state.recorded) return 'A saved experiment is read-only: Fork it to edit weights.';
-  if (state.runs.length > 1) return 'Weights are edited in a single run, not in runs side by side.';
   if (!state.run || state.run.recorded) return 'No run yet.';
   return '';
 }
@@ -135,7 +134,10 @@ export function weightEditing(box, canvas, store) {
   function open(l) {
     const lock = weightLock(store.state);
     if (lock) { store.announce(lock); tip.textContent = lock; tip.hidden = false; return; }
-    editing = l;
+    // the run on show when the link was clicked: the edit goes to it whatever is shown later
+    const state = store.state;
+    editing = { ...l, variant: state.run?.variant ?? 0,
+      label: state.runs.length > 1 ? state.runs[state.selected]?.label : null };
     input.value = String(Number(l.value.toPrecision(4)));
     const [x, y] = along(l, 0.5);
     editor.style.left = `${Math.min(x, box.clientWidth - 190)}px`;
@@ -160,8 +162,8 @@ export function weightEditing(box, canvas, store) {
       return;
     }
     input.setCustomValidity('');
-    store.setWeight(editing.layer, editing.row, editing.col, value);
-    store.announce(`Weight set to ${fmtNum(value)}`);
+    store.setWeight(editing.variant, editing.layer, editing.row, editing.col, value);
+    store.announce(`Weight set to ${fmtNum(value)}${editing.label ? ` in ${editing.label}` : ''}`);
     close();
   });
   editor.addEventListener('keydown', (e) => { if (e.key === 'Escape') close(); });
