@@ -328,6 +328,11 @@ class Training:
         frame = self.frames()[k]
         return views.recording(self.runs[k], frame)
 
+    def weights(self) -> bytes:
+        """Every run's weights as they stand, to save (views.weights: a list for several)."""
+        self.read_all()
+        return views.weights(self.runs)
+
 
 def batchable_groups(specs: Sequence[ExperimentSpec]) -> list[list[int]]:
     """Indices of specs grouped greedily, in order, so that each group can be stepped as one
