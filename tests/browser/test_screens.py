@@ -44,6 +44,20 @@ DIAGRAM_OVERLAP_JS = """() => {
   return found;
 }"""
 
+# Selects and number fields whose shown text is wider than their box (an arrow's 20 px aside).
+CLIPPED_FIELDS_JS = """() => {
+  const ctx = document.createElement('canvas').getContext('2d');
+  return [...document.querySelectorAll('select, input[type=number]')]
+    .filter((el) => el.offsetParent !== null).flatMap((el) => {
+      const cs = getComputedStyle(el);
+      ctx.font = `${cs.fontWeight} ${cs.fontSize} ${cs.fontFamily}`;
+      const text = el.tagName === 'SELECT' ? el.selectedOptions[0]?.textContent ?? '' : el.value;
+      const room = el.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight) -
+        (el.tagName === 'SELECT' ? 20 : 0);
+      return ctx.measureText(text).width > room ? [`${el.id} "${text}"`] : [];
+    });
+}"""
+
 
 @pytest.fixture
 def at_width(browser: Browser, server: Any, request: pytest.FixtureRequest
@@ -106,6 +120,16 @@ def test_every_width_fits_without_sideways_scroll(at_width, artifacts: Path,
     # A narrow page stays narrow while the charts and the diagram redraw.
     no_sideways_scroll(play)
     assert play.page.evaluate(DIAGRAM_OVERLAP_JS) == []
+    # A layer's editor, with its longest option shown: every field shows its whole text.
+    block = play.page.locator("#stack .stack-list > .block").first
+    (block.tap if width < 800 else block.click)()
+    init = "network.layers.0.init"
+    play.page.locator(f'.editor [data-path="{init}.kind"] select').select_option(
+        "kaiming_uniform")
+    play.page.locator(f'.editor [data-path="{init}.mode"] select').select_option("fan_out")
+    play.wait_until("app.state.spec.network.layers[0].init.mode === 'fan_out'")
+    assert play.page.evaluate(CLIPPED_FIELDS_JS) == []
+    no_sideways_scroll(play)
 
 
 def test_phone_builder_and_diagram_by_touch(at_width, artifacts: Path) -> None:
