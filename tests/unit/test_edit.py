@@ -71,3 +71,20 @@ def test_an_edit_of_a_variant_the_group_lacks_names_variant() -> None:
         set_weight(batch, LAYER, ROW, COL, VALUE, variant=2)
     assert refused.value.field == "variant"
     assert all(run.weight_edits == 0 for run in batch.runs)
+
+
+def test_an_edit_in_a_group_that_steps_each_run_alone_lands_in_that_run() -> None:
+    specs = variants(TANH_SGD, [{}, {"data": {"kind": "xor"}}])  # no shared batch
+    group = Training(specs, CPU)
+    assert not group.batched
+    for _ in range(5):
+        group.step()
+    untouched = weight(group, 0)
+    set_weight(group, LAYER, ROW, COL, VALUE, variant=1)
+    for _ in range(5):
+        group.step()
+    alone = lone(specs[1], 5, 5, edit=True)
+    for mine, theirs in zip(group.current(1).model.parameters(),
+                            alone.run.model.parameters(), strict=True):
+        assert torch.equal(mine, theirs)  # the same stepper as a lone run: bit for bit
+    assert weight(lone(specs[0], 10, 0, edit=False), 0) == weight(group, 0) != untouched
