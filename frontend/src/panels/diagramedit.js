@@ -1,11 +1,11 @@
 /**
  * Direct manipulation on the network diagram, as in TensorFlow Playground and a little beyond:
  * a link's weight reads on hover and is edited by click (a `set_weight` message: the run on
- * show, in a comparison too, goes on from the new value, and its next frame draws it); an input neuron is switched off by
- * click and an off input switched on from the row under the inputs; each hidden Linear
- * column has − / + for its units and × to remove it, and "+ layer" adds one before the output.
- * All of it works by keyboard: Tab reaches every neuron and button, the links canvas takes
- * arrow keys (pick a weight) and Enter (edit it).
+ * show, in a comparison too, goes on from the new value, and its next frame draws it); an
+ * input neuron is switched off by click and an off input switched on from the row under the
+ * inputs; each hidden Linear column has − / + for its units and × to remove it, and "+ layer"
+ * adds one before the output. All of it works by keyboard: Tab reaches every neuron and
+ * button, the links canvas takes arrow keys (pick a weight) and Enter (edit it).
  */
 
 import { h } from '../fields.js';
