@@ -142,6 +142,28 @@ def test_a_weight_is_edited_by_keyboard(at_width, artifacts: Path) -> None:
     play.screenshot(artifacts, "direct-768-weight-keyboard", full_page=False)
 
 
+def test_a_weight_is_edited_by_a_tap_on_a_phone(at_width, artifacts: Path) -> None:
+    play = at_width(390)
+    page = play.page
+    page.evaluate("document.querySelector('#diagram').scrollIntoView({block: 'center'})")
+    # 9 px above the middle of the top link into the output (the last hidden layer's first
+    # unit to class 0), where no other link runs: a finger lands off the thin curve.
+    point = page.evaluate("""() => {
+      const from = document.querySelector("canvas.neuron[data-column='2'][data-unit='0']")
+        .getBoundingClientRect();
+      const to = document.querySelector('#diagram .out-node').getBoundingClientRect();
+      return { x: (from.right + to.left) / 2,
+        y: (from.top + from.height / 2 + to.top + to.height / 2) / 2 - 9 };
+    }""")
+    page.touchscreen.tap(point["x"], point["y"])
+    editor = page.locator(".link-editor input")
+    expect(editor).to_be_focused()
+    editor.fill("-2.75")
+    page.locator(".link-editor button", has_text="Set").tap()
+    play.wait_until("app.state.frame.links.some((l) => l.values.includes(-2.75))")
+    play.screenshot(artifacts, "direct-390-weight-tap", full_page=False)
+
+
 def test_units_layers_and_inputs_by_keyboard(at_width) -> None:
     play = at_width(1920)
     page = play.page

@@ -15,8 +15,9 @@ import { featureLabel } from './data.js';
 /** @typedef {import('../types.js').Store} Store */
 /** @typedef {import('../types.js').AppState} AppState */
 
-/** px from a link's curve within which the pointer reads it. */
+/** px from a link's curve within which the pointer reads it (a finger: NEAR_TOUCH). */
 const NEAR = 5;
+const NEAR_TOUCH = 12;
 /** Points sampled along each link's curve for hit-testing. */
 const SAMPLES = 14;
 /** Past this many drawn links, hovering reads none (the diagram is a texture by then). */
@@ -66,13 +67,13 @@ function along(l, t) {
   return [x, y];
 }
 
-/** The link nearest to (x, y) within NEAR px, or null. */
-export function linkAt(list, x, y) {
+/** The link nearest to (x, y) within `near` px, or null. */
+export function linkAt(list, x, y, near = NEAR) {
   if (list.length > MAX_HIT_LINKS) return null;
   let best = null;
-  let bestD = NEAR * NEAR;
+  let bestD = near * near;
   for (const l of list) {
-    if (x < Math.min(l.x1, l.x2) - NEAR || x > Math.max(l.x1, l.x2) + NEAR) continue;
+    if (x < Math.min(l.x1, l.x2) - near || x > Math.max(l.x1, l.x2) + near) continue;
     for (let s = 0; s <= SAMPLES; s++) {
       const [px, py] = along(l, s / SAMPLES);
       const d = (px - x) ** 2 + (py - y) ** 2;
@@ -179,9 +180,12 @@ export function weightEditing(box, canvas, store) {
     canvas.style.cursor = shown ? 'pointer' : '';
   });
   canvas.addEventListener('pointerleave', () => { if (picked < 0) show(null, 0, 0); });
+  // A tap lands less exactly than a mouse: it picks a link from further away.
+  let touch = false;
+  canvas.addEventListener('pointerdown', (e) => { touch = e.pointerType === 'touch'; });
   canvas.addEventListener('click', (e) => {
     const [x, y] = local(e);
-    const l = layout && linkAt(list, x, y);
+    const l = layout && linkAt(list, x, y, touch ? NEAR_TOUCH : NEAR);
     if (l) open(l);
   });
   canvas.addEventListener('keydown', (e) => {
