@@ -84,6 +84,8 @@ async def test_a_set_weight_in_a_batch_edits_the_variant_named(server) -> None:
     ({"layer": 0, "row": 0, "col": 0, "value": 1000.0}, "value"),
     ({"layer": 0, "row": 0, "col": 0, "value": True}, "value"),
     ({"layer": "0", "row": 0, "col": 0, "value": 1.0}, "layer"),
+    ({"layer": 0, "row": 0, "col": 0, "value": 1.0, "variant": 1}, "variant"),  # a lone run
+    ({"layer": 0, "row": 0, "col": 0, "value": 1.0, "variant": -1}, "variant"),
 ])
 async def test_a_bad_edit_is_refused_by_field(server, fields: dict, field: str) -> None:
     async with connect_to(server) as client:
