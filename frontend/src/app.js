@@ -153,7 +153,8 @@ export class App {
       unpin: (id) => { this.runs.unpin(id); this.invalidate('pins'); },
       closeLesson: () => this.closeLesson(),
       checkGradients: (variant, points) => this.client.checkGradients(variant, points),
-      setWeight: (layer, row, col, value) => this.client.setWeight(layer, row, col, value),
+      setWeight: (variant, layer, row, col, value) => this.client.setWeight(variant, layer, row,
+        col, value),
       runAgain: (device) => this.runAgain(device),
       fork: () => this.fork(),
       load: (spec, note) => this.load(spec, note),
@@ -215,8 +216,10 @@ export class App {
     this.state.recorded = {
       id: experiment.id, name: experiment.name, note: experiment.note,
       created: experiment.created, links: experiment.links, replaying: false, problem: null,
-      run: run && { step: run.step, epoch: run.epoch, changedAt: run.spec_changed_at_step,
-        weightEdits: run.weight_edits ?? 0 },
+      run: run && { step: run.step, epoch: run.epoch,
+        changes: [{ label: run.label, run }, ...(run.variants ?? [])].map(({ label, run: r }) =>
+          ({ label: label ?? null, changedAt: r.spec_changed_at_step ?? null,
+            weightEdits: r.weight_edits ?? 0 })) },
     };
     if (!run) return; // a setup alone: it is started (paused) once the socket opens
     // Run again and Fork train a saved group side by side again, from the same specs.

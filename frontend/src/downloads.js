@@ -14,7 +14,8 @@ export const FILES = {
     'every setting'],
   metrics: ['metrics.csv', 'The recorded curves: one row per step, evaluations per epoch',
     'the curves'],
-  weights: ['weights.pt', 'The final weights: a PyTorch state_dict (torch.load)',
+  weights: ['weights.pt', 'The final weights: a PyTorch state_dict (torch.load); for runs ' +
+    'side by side, a list of every run\'s, in order',
     'final weights (state_dict)'],
   script: ['script.py', 'A standalone script (numpy and torch only) that rebuilds and trains it',
     'plain PyTorch that trains it'],

@@ -5,8 +5,14 @@
  * store.edit(path, value), which checks the value before anything is sent. Errors (from that
  * check or from the server) are shown by the control registered for the path, or, failing
  * that, by the nearest registered ancestor (a builder block stands in for its fields).
+ *
+ * A number field shows a value with many digits (a sweep trial's learning rate, say) to a few
+ * significant digits while it is not edited, marked "≈" with the exact value in its tooltip;
+ * focused, it shows the exact value, so what is typed and sent is what is seen. Showing never
+ * changes the setting: only a typed change is sent, and it is sent as typed.
  */
 
+import { fieldText } from './format.js';
 import { optionLabel } from './labels.js';
 
 import { getPath } from './schema.js';
@@ -134,6 +140,26 @@ function errorSlot(wrapper, input) {
  */
 
 /**
+ * Fill a number input for reading: fieldText(value), marked rounded (the "≈" and a tooltip
+ * with every digit) where that is not the exact value; data-exact keeps the exact text.
+ * @param {HTMLElement} wrapper @param {HTMLInputElement} input @param {any} value
+ */
+function showNumber(wrapper, input, value) {
+  const exact = value === null || value === undefined ? '' : String(value);
+  const shown = fieldText(value);
+  input.dataset.exact = exact;
+  input.value = shown;
+  const rounded = typeof value === 'number' && Number(shown) !== value;
+  wrapper.classList.toggle('rounded', rounded);
+  if (rounded) {
+    input.title = `Shown rounded: the setting is exactly ${exact} (click or focus the field ` +
+      'to see and edit every digit)';
+  } else {
+    input.removeAttribute('title');
+  }
+}
+
+/**
  * A labelled control bound to `path`. sync() re-reads the spec (after a run replaced it).
  * @param {Store} store @param {string} path @param {FieldOptions} opts
  */
@@ -181,17 +207,26 @@ export function field(store, path, opts) {
     let value;
     if (kind === 'checkbox') value = /** @type {HTMLInputElement} */ (input).checked;
     else if (kind === 'select') value = input.value;
+    else if (kind === 'number' && input.value === input.dataset.exact) return; // as it was
     else if (input.value.trim() === '' && node.nullable) value = null;
     else value = /** @type {HTMLInputElement} */ (input).valueAsNumber;
     if (!store.edit(path, toSpec(value))) return;
     sync();
   };
   input.addEventListener('change', commit);
+  if (kind === 'number') {
+    // Editing starts from every digit; leaving the field shows it for reading again.
+    input.addEventListener('focus', () => {
+      if (input.value !== input.dataset.exact) input.value = input.dataset.exact ?? '';
+    });
+    input.addEventListener('blur', () => sync());
+  }
 
   const sync = () => {
     const value = fromSpec(getPath(spec(), path));
     if (document.activeElement === input && kind === 'number') return; // don't fight typing
     if (kind === 'checkbox') /** @type {HTMLInputElement} */ (input).checked = Boolean(value);
+    else if (kind === 'number') showNumber(wrapper, /** @type {HTMLInputElement} */ (input), value);
     else input.value = value === null || value === undefined ? '' : String(value);
     if (readout) readout.textContent = format(value);
   };

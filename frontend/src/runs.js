@@ -51,6 +51,11 @@ export function shownStyle(state) {
   return state.runs.length > 1 ? state.selected : 0;
 }
 
+/** The run on show as the legends name it: its own label in a comparison, else "this run". */
+export function shownLabel(state) {
+  return state.runs.length > 1 ? state.runs[state.selected]?.label ?? 'this run' : 'this run';
+}
+
 /**
  * The runs to overlay on the one on show: the other variants, then the pins.
  * @param {import('./types.js').AppState} state

@@ -279,9 +279,10 @@ export class Client {
       this.checking = { resolve, reject };
     });
   }
-  /** Set one weight of the run (docs/protocol.md, set_weight); the next frame shows it. */
-  setWeight(layer, row, col, value) {
-    return this.send({ type: 'set_weight', layer, row, col, value });
+  /** Set one weight of run `variant` (0 alone; docs/protocol.md, set_weight); its next frame
+   * shows it. */
+  setWeight(variant, layer, row, col, value) {
+    return this.send({ type: 'set_weight', variant, layer, row, col, value });
   }
   pause() { return this.send({ type: 'pause' }); }
   resume() { return this.send({ type: 'resume' }); }

@@ -60,9 +60,9 @@
  * @property {string} name
  * @property {string} note
  * @property {string} created ISO 8601
- * @property {{step: number, epoch: number, changedAt: number|null, weightEdits: number}|null}
- *   run null: a setup
- *   saved without a run
+ * @property {{step: number, epoch: number, changes: {label: string|null,
+ *   changedAt: number|null, weightEdits: number}[]}|null} run null: a setup saved without a
+ *   run; `changes`: each of its runs (a group's in order) with its live changes and edits
  * @property {Record<string, string|null>} links the REST downloads
  * @property {boolean} replaying a live run has replaced the recording ("Run again")
  * @property {{message: string, field: string}|null} problem why the server refused to run it
@@ -103,8 +103,8 @@
  * @property {() => boolean} pin keep the run on show as a reference (false: none to pin)
  * @property {(id: string) => void} unpin
  * @property {() => void} closeLesson
- * @property {(layer: number, row: number, col: number, value: number) => boolean} setWeight
- *   set one weight of the live run (docs/protocol.md, set_weight)
+ * @property {(variant: number, layer: number, row: number, col: number, value: number)
+ *   => boolean} setWeight set one weight of live run `variant` (docs/protocol.md, set_weight)
  * @property {(variant: number, points: number) => Promise<any>} checkGradients the
  *   `gradient_check` answer (docs/protocol.md)
  */

@@ -1,5 +1,6 @@
 """Direct manipulation and the controls around it, with real pointer and keyboard input: a
-weight read on hover and edited by click (and by keyboard), the run going on from it; units and
+weight read on hover and edited by click (and by keyboard), the run going on from it, in a
+comparison the run on show alone; units and
 layers changed on the diagram by keyboard; an optimizer switch that drops the old kind's
 fields and says so (the learning-rate chart showing the new rate at once); Continue at the
 epoch limit; a spec.json imported by file chooser and by drop, refused by field when bad."""
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from pagedriver import Playground, open_playground
 from playwright.sync_api import Browser, expect
@@ -80,6 +82,52 @@ def test_a_weight_reads_on_hover_and_is_edited_by_click(at_width, artifacts: Pat
         "Weights were edited by hand (1 time)")
 
 
+def run_weight(k: int) -> str:
+    """Run k's weight from input 0 to unit 1, as its latest frame shows it."""
+    return f"app.state.runs[{k}].frame.links[0].values[app.state.runs[{k}].frame.links[0]" \
+        ".shape[1]]"
+
+
+def test_a_weight_is_edited_in_the_run_on_show_of_a_comparison(at_width, server: Any,
+                                                                artifacts: Path) -> None:
+    play = at_width(1280, "/#v=1&runs.0.label=slow&runs.1.label=fast"
+                    "&runs.1.patch.optimizer.lr=0.3")
+    page = play.page
+    play.wait_until("app.state.runs.length === 2 && app.state.runs.every((r) => r.frame)")
+    assert play.state("app.state.run.spec.optimizer.lr") == 0.03
+    slow = play.state(run_weight(0))
+    page.locator("#run-list input[value='1']").check()
+    play.wait_until("app.state.selected === 1 && app.state.frame === app.state.runs[1].frame")
+    page.evaluate("document.querySelector('#diagram').scrollIntoView({block: 'center'})")
+    point = page.evaluate(LINK_POINT_JS)
+    page.mouse.move(point["x"], point["y"])
+    expect(page.locator(".link-tip")).to_contain_text("click to edit")
+    page.mouse.click(point["x"], point["y"])
+    editor = page.locator(".link-editor input")
+    expect(editor).to_be_focused()
+    editor.fill("3.25")
+    editor.press("Enter")
+    play.wait_until(f"{run_weight(1)} === 3.25")
+    expect(page.locator("#announce")).to_contain_text("Weight set to 3.25 in fast")
+    assert play.state(run_weight(0)) == slow  # the other run untouched
+    play.screenshot(artifacts, "direct-1280-comparison-weight", full_page=False)
+    page.locator("#step-n").fill("20")
+    page.locator("#step-n-go").click()
+    play.wait_until("app.state.runs.every((r) => r.frame.step === 20)")
+    assert abs(play.state(run_weight(1)) - 3.25) < 3  # trained on from the edited value
+    assert play.state(run_weight(1)) != 3.25
+    page.locator("#share-open").click()
+    page.locator("#share-save").click()
+    page.wait_for_function("() => document.querySelector('#share-url').value.includes('/e/')")
+    link = page.locator("#share-url").input_value()
+    run = httpx.get(link.replace("/e/", "/api/experiments/"), timeout=20).json()["run"]
+    assert run["weight_edits"] == 0 and run["variants"][0]["run"]["weight_edits"] == 1
+    page.goto(link)
+    expect(page.locator(".recorded-changed")).to_contain_text(
+        "fast: Weights were edited by hand (1 time)")
+    expect(page.locator(".recorded-changed")).not_to_contain_text("slow")
+
+
 def test_a_weight_is_edited_by_keyboard(at_width, artifacts: Path) -> None:
     play = at_width(768)
     page = play.page
@@ -92,6 +140,28 @@ def test_a_weight_is_edited_by_keyboard(at_width, artifacts: Path) -> None:
     play.wait_until("app.state.frame.links[0].values[0] === -1.5")
     expect(page.locator("#diagram canvas.links")).to_be_focused()  # back where it was
     play.screenshot(artifacts, "direct-768-weight-keyboard", full_page=False)
+
+
+def test_a_weight_is_edited_by_a_tap_on_a_phone(at_width, artifacts: Path) -> None:
+    play = at_width(390)
+    page = play.page
+    page.evaluate("document.querySelector('#diagram').scrollIntoView({block: 'center'})")
+    # 9 px above the middle of the top link into the output (the last hidden layer's first
+    # unit to class 0), where no other link runs: a finger lands off the thin curve.
+    point = page.evaluate("""() => {
+      const from = document.querySelector("canvas.neuron[data-column='2'][data-unit='0']")
+        .getBoundingClientRect();
+      const to = document.querySelector('#diagram .out-node').getBoundingClientRect();
+      return { x: (from.right + to.left) / 2,
+        y: (from.top + from.height / 2 + to.top + to.height / 2) / 2 - 9 };
+    }""")
+    page.touchscreen.tap(point["x"], point["y"])
+    editor = page.locator(".link-editor input")
+    expect(editor).to_be_focused()
+    editor.fill("-2.75")
+    page.locator(".link-editor button", has_text="Set").tap()
+    play.wait_until("app.state.frame.links.some((l) => l.values.includes(-2.75))")
+    play.screenshot(artifacts, "direct-390-weight-tap", full_page=False)
 
 
 def test_units_layers_and_inputs_by_keyboard(at_width) -> None:

@@ -61,6 +61,11 @@ def test_runs_side_by_side_share_as_one_link(at_width, server: Any, artifacts: P
     play.page.locator("#step-n").fill("30")
     play.page.locator("#step-n-go").click()
     play.wait_until("app.state.runs.every((r) => r.frame && r.frame.step === 30)")
+    # Legends name every run by its label, the one on show too.
+    legend = play.page.locator("#chart-loss .u-legend")
+    for series in ("smoothed · slow", "test · slow", "smoothed · fast", "test · fast"):
+        expect(legend).to_contain_text(series)
+    expect(legend).not_to_contain_text("this run")
     play.page.locator("#share-open").click()
     expect(play.page.locator(".share-about")).to_contain_text("2 runs side by side")
     play.page.locator("#share-dialog button", has_text="Cancel").click()

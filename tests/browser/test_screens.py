@@ -27,6 +27,36 @@ OVERFLOW_JS = """() => {
     .map((e) => `${e.id || e.className}: ${e.clientWidth} < ${e.scrollWidth}`);
   return { page: doc.scrollWidth, view: doc.clientWidth, tooNarrow };
 }"""
+# The diagram's − / + / × buttons each within reach: over no other column's title, no neuron.
+DIAGRAM_OVERLAP_JS = """() => {
+  const box = (e) => e.getBoundingClientRect();
+  const meet = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom &&
+    b.top < a.bottom;
+  const titles = [...document.querySelectorAll('#diagram .col-title')];
+  const neurons = [...document.querySelectorAll('#diagram canvas.neuron, #diagram .out-node')];
+  const found = [];
+  titles.forEach((title, c) => title.querySelectorAll('button').forEach((button) => {
+    const b = box(button);
+    titles.forEach((other, d) => { if (d !== c && meet(b, box(other))) {
+      found.push(`${button.ariaLabel} over column ${d}'s title`); } });
+    if (neurons.some((n) => meet(b, box(n)))) found.push(`${button.ariaLabel} over a neuron`);
+  }));
+  return found;
+}"""
+
+# Selects and number fields whose shown text is wider than their box (an arrow's 20 px aside).
+CLIPPED_FIELDS_JS = """() => {
+  const ctx = document.createElement('canvas').getContext('2d');
+  return [...document.querySelectorAll('select, input[type=number]')]
+    .filter((el) => el.offsetParent !== null).flatMap((el) => {
+      const cs = getComputedStyle(el);
+      ctx.font = `${cs.fontWeight} ${cs.fontSize} ${cs.fontFamily}`;
+      const text = el.tagName === 'SELECT' ? el.selectedOptions[0]?.textContent ?? '' : el.value;
+      const room = el.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight) -
+        (el.tagName === 'SELECT' ? 20 : 0);
+      return ctx.measureText(text).width > room ? [`${el.id} "${text}"`] : [];
+    });
+}"""
 
 
 @pytest.fixture
@@ -65,6 +95,7 @@ def test_every_width_fits_without_sideways_scroll(at_width, artifacts: Path,
                                                   width: int) -> None:
     play = at_width(width)
     no_sideways_scroll(play)
+    assert play.page.evaluate(DIAGRAM_OVERLAP_JS) == []
     builder = play.page.locator("#builder").bounding_box()
     diagram = play.page.locator("#diagram").bounding_box()
     assert builder and diagram
@@ -88,6 +119,17 @@ def test_every_width_fits_without_sideways_scroll(at_width, artifacts: Path,
     play.wait_until("app.state.run.summary.layers[0].name.includes('5')")
     # A narrow page stays narrow while the charts and the diagram redraw.
     no_sideways_scroll(play)
+    assert play.page.evaluate(DIAGRAM_OVERLAP_JS) == []
+    # A layer's editor, with its longest option shown: every field shows its whole text.
+    block = play.page.locator("#stack .stack-list > .block").first
+    (block.tap if width < 800 else block.click)()
+    init = "network.layers.0.init"
+    play.page.locator(f'.editor [data-path="{init}.kind"] select').select_option(
+        "kaiming_uniform")
+    play.page.locator(f'.editor [data-path="{init}.mode"] select').select_option("fan_out")
+    play.wait_until("app.state.spec.network.layers[0].init.mode === 'fan_out'")
+    assert play.page.evaluate(CLIPPED_FIELDS_JS) == []
+    no_sideways_scroll(play)
 
 
 def test_phone_builder_and_diagram_by_touch(at_width, artifacts: Path) -> None:
@@ -109,6 +151,7 @@ def test_phone_builder_and_diagram_by_touch(at_width, artifacts: Path) -> None:
     page.locator("#stack .stack-list > .block").first.tap()
     expect(page.locator(".editor")).to_be_visible()
     no_sideways_scroll(play)
+    assert page.evaluate(DIAGRAM_OVERLAP_JS) == []  # three hidden columns on a phone
     play.screenshot(artifacts, "screen-390-touch-edits")
 
 

@@ -90,8 +90,13 @@ def test_a_sweep_runs_shows_a_trial_narrows_and_saves(play: Playground, server: 
     panel.get_by_role("button", name="Open this trial as a run").click()
     chosen = saved["results"][index]
     play.wait_until(f"app.state.spec.training.seed === {chosen['seed']}")
-    assert play.state("app.state.spec.optimizer.lr") == pytest.approx(
-        chosen["values"]["optimizer.lr"])
+    exact = chosen["values"]["optimizer.lr"]
+    assert play.state("app.state.spec.optimizer.lr") == exact  # every digit: the trial's run
+    # the field shows it for people: four significant digits, marked rounded
+    lr = play.field("optimizer.lr")
+    expect(lr.locator("input")).to_have_value(str(float(f"{exact:.4g}")))
+    if str(float(f"{exact:.4g}")) != str(exact):
+        expect(lr).to_have_class(re.compile(r"\brounded\b"))
     page.screenshot(path=str(artifacts / "sweep-forked.png"), full_page=True)
 
 

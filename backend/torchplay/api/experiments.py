@@ -392,9 +392,10 @@ def _metrics_of(found: Experiment) -> str:
 
 @router.get("/experiments/{experiment_id}/weights.pt", responses={
     **_errors(404), 200: {"content": {"application/octet-stream": {}},
-                          "description": "torch.save'd state_dict."}})
+                          "description": "torch.save'd state_dict (a list of them for a group)."}})
 async def experiment_weights(experiment_id: str, store: StoreDep) -> Response:
-    """The final weights: a state_dict (torch.save) that the exported script's model loads."""
+    """The final weights: a state_dict (torch.save) that the exported script's model loads;
+    for runs side by side saved as one, a list of every run's state_dict, in order."""
     weights = await asyncio.to_thread(store.weights, experiment_id)
     if weights is None:
         await _find(store, experiment_id)  # 404 either way; which one tells the reader why
@@ -453,18 +454,19 @@ async def migrate_spec(spec: ExperimentSpec) -> SpecOut:
 def group_recording(group: Training, labels: list[str], only: int | None
                     ) -> tuple[dict[str, Any], bytes]:
     """Runs side by side as one recording: the first run's (with its label), and the others
-    under `variants` (their points only where they differ); the weights are the first run's.
-    With `only`, that run alone, as a single run's recording."""
+    under `variants` (their points only where they differ); the weights are every run's, a
+    list of state_dicts in that order. With `only`, that run alone, as a single run's
+    recording."""
     if only is not None:
         return group.recording(only)
     recordings = [group.recording(k) for k in range(len(group.runs))]
-    (first, weights), others = recordings[0], recordings[1:]
+    (first, _), others = recordings[0], recordings[1:]
     run = {**first["run"], "label": labels[0], "variants": [
         {"label": label, "spec": rec["spec"],
          "run": {k: v for k, v in rec["run"].items()
                  if k != "data" or v != first["run"]["data"]}}
         for label, (rec, _) in zip(labels[1:], others, strict=True)]}
-    return {"spec": first["spec"], "run": run}, weights
+    return {"spec": first["spec"], "run": run}, group.weights()
 
 
 async def save_live_run(runner: Runner, store: Store | None, handle: SessionHandle, name: str,

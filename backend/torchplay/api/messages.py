@@ -120,6 +120,8 @@ class SetWeight(Message):
     row: StrictInt = Field(ge=0, lt=100_000, description="Output unit (the weight's row).")
     col: StrictInt = Field(ge=0, lt=100_000, description="Input unit (the weight's column).")
     value: float = Field(ge=-100, le=100, description="The new weight.")
+    variant: StrictInt = Field(0, ge=0, lt=MAX_VARIANTS, description="Which run of a "
+                               "side-by-side group to edit (0 for a single run).")
 
     @field_validator("value", mode="before")
     @classmethod

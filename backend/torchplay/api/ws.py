@@ -418,14 +418,21 @@ class Connection:
         return {"type": "gradient_check", "variant": variant, **report}
 
     async def set_weight(self, handle: SessionHandle, message: SetWeight) -> None:
-        """Set one weight between two steps; the next frame shows it (docs/protocol.md)."""
-        if handle.is_group:
-            self.reply(error("not_supported", "set_weight edits a single run; runs trained "
-                             "side by side share one set of controls", "type"))
+        """Set one weight of one run (of a group: `variant`) between two steps; the next frame
+        of that run shows it (docs/protocol.md)."""
+        if handle.sweep is not None:
+            self.reply(error("not_supported", "set_weight edits a run or runs side by side; a "
+                             "sweep's trials are not edited", "type"))
+            return
+        count = len(handle.variant_specs or [handle.spec])
+        if message.variant >= count:
+            self.reply(error("invalid_message", f"variant: this run has {count} variant(s), "
+                             "numbered from 0", "variant"))
             return
         try:
-            await asyncio.wrap_future(self.runner.call(handle, lambda session: set_weight(
-                session, message.layer, message.row, message.col, message.value)))
+            await asyncio.wrap_future(self.runner.call(handle, lambda training: set_weight(
+                training, message.layer, message.row, message.col, message.value,
+                message.variant)))
         except EditError as exc:
             self.reply(error("invalid_message", f"{exc.field}: {exc.message}", exc.field))
 

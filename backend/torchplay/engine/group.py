@@ -277,10 +277,13 @@ class Training:
 
     # --- views ----------------------------------------------------------------------------
 
-    def path(self, k: int) -> tuple[str, str | None]:
+    def stepper_of(self, k: int) -> Stepper:
+        """The stepper that computes run k's steps (and holds the weights it trains)."""
         run = self.runs[k]
-        stepper = next(s for s in self.steppers if run in s.runs)
-        return stepper.path(run)
+        return next(s for s in self.steppers if run in s.runs)
+
+    def path(self, k: int) -> tuple[str, str | None]:
+        return self.stepper_of(k).path(self.runs[k])
 
     def frames(self) -> list[dict[str, Any]]:
         """One frame per run (with its index when there are several)."""
@@ -312,9 +315,7 @@ class Training:
     def gradients(self, k: int, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
         """Run k's float32 gradient on (x, y) as its own path computes it (no update)."""
         self.read_all()
-        run = self.runs[k]
-        stepper = next(s for s in self.steppers if run in s.runs)
-        return stepper.gradients(run, x, y)
+        return self.stepper_of(k).gradients(self.runs[k], x, y)
 
     def summary(self, k: int = 0) -> dict[str, Any]:
         return views.summary(self.runs[k])
@@ -326,6 +327,11 @@ class Training:
         """Run k as it stands, to save (views.recording)."""
         frame = self.frames()[k]
         return views.recording(self.runs[k], frame)
+
+    def weights(self) -> bytes:
+        """Every run's weights as they stand, to save (views.weights: a list for several)."""
+        self.read_all()
+        return views.weights(self.runs)
 
 
 def batchable_groups(specs: Sequence[ExperimentSpec]) -> list[list[int]]:

@@ -8,6 +8,7 @@ generators, so taking frames never changes the run.
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -184,6 +185,13 @@ def recording(run: Run, shown: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
             "spec_changed_at_step": run.spec_changed_at, "weight_edits": run.weight_edits,
             "summary": summary(run),
             "data": dataset(run), "frame": shown, "history": history}
+    return {"spec": run.spec.model_dump(mode="json"), "run": data}, weights([run])
+
+
+def weights(runs: Sequence[Run]) -> bytes:
+    """torch.save'd bytes of a lone run's state_dict (CPU tensors, keyed as the nn.Sequential
+    names them), or for runs side by side a list of their state_dicts, in order."""
+    dicts = [{k: v.detach().cpu() for k, v in run.model.state_dict().items()} for run in runs]
     buffer = io.BytesIO()
-    torch.save({k: v.detach().cpu() for k, v in run.model.state_dict().items()}, buffer)
-    return {"spec": run.spec.model_dump(mode="json"), "run": data}, buffer.getvalue()
+    torch.save(dicts[0] if len(dicts) == 1 else dicts, buffer)
+    return buffer.getvalue()

@@ -15,7 +15,7 @@ import { BLUE, ORANGE, css, seriesStyle } from '../colors.js';
 import { Columns, align, positive } from '../chartdata.js';
 import { card, fitPlots, makePlot, uPlot } from '../chartkit.js';
 import { h } from '../fields.js';
-import { MAX_LAYER_OVERLAYS, overlays, runDash, shownStyle } from '../runs.js';
+import { MAX_LAYER_OVERLAYS, overlays, runDash, shownLabel, shownStyle } from '../runs.js';
 
 /** @typedef {import('../app.js').Store} Store */
 /** @typedef {import('../app.js').AppState} AppState */
@@ -153,8 +153,8 @@ export function mount(el, store) {
 
   /** (Re)create the charts: their series depend on the runs, their tasks and their layers. */
   function rebuild(state) {
-    const main = { key: 'shown', label: 'this run', style: shownStyle(state), run: state.run,
-      history: state.history, trace: state.trace };
+    const main = { key: 'shown', label: shownLabel(state), style: shownStyle(state),
+      run: state.run, history: state.history, trace: state.trace };
     const others = overlays(state);
     const relu = store.schema.rules.relu_family;
     runs = [main, ...others].map((source) => new RunColumns(source, relu));

@@ -19,7 +19,7 @@ import {
 /** @typedef {import('../app.js').Store} Store */
 /** @typedef {import('../app.js').AppState} AppState */
 
-const TOP = 62; // px for column titles and their buttons
+const TOP = 62; // px for column titles and their buttons (more where they wrap: build)
 const LEFT = 46; // px for input feature labels
 const RIGHT = 56; // px for output labels
 const MANY_INPUTS = 12; // more inputs than this get a compact column of their own
@@ -61,7 +61,8 @@ export function mount(el, store) {
     return cols;
   }
 
-  function build(state) {
+  /** Lay the diagram out; `top`: px above the neurons for the column titles. */
+  function build(state, top = TOP) {
     // The neuron under the pointer is about to be replaced, and a removed element never
     // hears pointerleave: forget the hover rather than keep showing a stale map.
     if (state.hover) store.setHover(null);
@@ -72,7 +73,7 @@ export function mount(el, store) {
     // rather than margins: limited by the tallest column and by the room between columns.
     // Many inputs (a wide table) are drawn as a compact column of their own, so that the
     // hidden layers keep their size.
-    const fits = (shown) => Math.max(6, Math.min(MAX_NEURON, Math.floor((height - TOP - 10)
+    const fits = (shown) => Math.max(6, Math.min(MAX_NEURON, Math.floor((height - top - 10)
       / (shown * 1.18))));
     const compact = (col) => col.kind === 'input' && col.shown > MANY_INPUTS;
     const maxShown = Math.max(1, ...cols.filter((c) => !compact(c)).map((c) => c.shown));
@@ -84,8 +85,8 @@ export function mount(el, store) {
       col.x = LEFT + (cols.length > 1 ? (c * span) / (cols.length - 1) : span / 2)
         + (size - col.size);
       const gap = col.size * 1.18;
-      const top = TOP + (height - TOP - 6 - col.shown * gap) / 2;
-      col.ys = Array.from({ length: col.shown }, (_, j) => top + j * gap);
+      const first = top + (height - top - 6 - col.shown * gap) / 2;
+      col.ys = Array.from({ length: col.shown }, (_, j) => first + j * gap);
     });
     const dpr = window.devicePixelRatio || 1;
     links.width = width * dpr;
@@ -156,7 +157,12 @@ export function mount(el, store) {
       }));
     });
     layer.replaceChildren(...nodes);
-    layout = { key: layoutKey(state), cols, size, width, height };
+    layout = { key: layoutKey(state), cols, size, width, height, top };
+    // On a narrow diagram a column's title and its − / + / × wrap onto more lines than TOP
+    // holds: lay out once more with the neurons below the tallest title.
+    const tallest = Math.max(0, ...[...layer.querySelectorAll('.col-title')].map(
+      (t) => /** @type {HTMLElement} */ (t).offsetHeight));
+    if (top === TOP && tallest + 6 > top) build(state, tallest + 6);
   }
 
   const layoutKey = (state) => [state.run.session, box.clientWidth, box.clientHeight,
@@ -192,7 +198,7 @@ export function mount(el, store) {
       if (!link) {
         ctx.fillStyle = '#888';
         ctx.font = '11px system-ui';
-        ctx.fillText('too many to draw', (from.x + to.x) / 2 - 30, TOP - 4 + 14);
+        ctx.fillText('too many to draw', (from.x + to.x) / 2 - 30, layout.top - 4 + 14);
         continue;
       }
       const [out, inn] = link.shape;

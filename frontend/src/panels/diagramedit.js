@@ -1,11 +1,11 @@
 /**
  * Direct manipulation on the network diagram, as in TensorFlow Playground and a little beyond:
- * a link's weight reads on hover and is edited by click (a `set_weight` message: the run goes
- * on from the new value, and the next frame draws it); an input neuron is switched off by
- * click and an off input switched on from the row under the inputs; each hidden Linear
- * column has − / + for its units and × to remove it, and "+ layer" adds one before the output.
- * All of it works by keyboard: Tab reaches every neuron and button, the links canvas takes
- * arrow keys (pick a weight) and Enter (edit it).
+ * a link's weight reads on hover and is edited by click (a `set_weight` message: the run on
+ * show, in a comparison too, goes on from the new value, and its next frame draws it); an
+ * input neuron is switched off by click and an off input switched on from the row under the
+ * inputs; each hidden Linear column has − / + for its units and × to remove it, and "+ layer"
+ * adds one before the output. All of it works by keyboard: Tab reaches every neuron and
+ * button, the links canvas takes arrow keys (pick a weight) and Enter (edit it).
  */
 
 import { h } from '../fields.js';
@@ -15,8 +15,9 @@ import { featureLabel } from './data.js';
 /** @typedef {import('../types.js').Store} Store */
 /** @typedef {import('../types.js').AppState} AppState */
 
-/** px from a link's curve within which the pointer reads it. */
+/** px from a link's curve within which the pointer reads it (a finger: NEAR_TOUCH). */
 const NEAR = 5;
+const NEAR_TOUCH = 12;
 /** Points sampled along each link's curve for hit-testing. */
 const SAMPLES = 14;
 /** Past this many drawn links, hovering reads none (the diagram is a texture by then). */
@@ -25,7 +26,6 @@ const MAX_HIT_LINKS = 4000;
 /** Why weights cannot be edited now, or '' when they can. */
 export function weightLock(state) {
   if (state.recorded) return 'A saved experiment is read-only: Fork it to edit weights.';
-  if (state.runs.length > 1) return 'Weights are edited in a single run, not in runs side by side.';
   if (!state.run || state.run.recorded) return 'No run yet.';
   return '';
 }
@@ -67,13 +67,13 @@ function along(l, t) {
   return [x, y];
 }
 
-/** The link nearest to (x, y) within NEAR px, or null. */
-export function linkAt(list, x, y) {
+/** The link nearest to (x, y) within `near` px, or null. */
+export function linkAt(list, x, y, near = NEAR) {
   if (list.length > MAX_HIT_LINKS) return null;
   let best = null;
-  let bestD = NEAR * NEAR;
+  let bestD = near * near;
   for (const l of list) {
-    if (x < Math.min(l.x1, l.x2) - NEAR || x > Math.max(l.x1, l.x2) + NEAR) continue;
+    if (x < Math.min(l.x1, l.x2) - near || x > Math.max(l.x1, l.x2) + near) continue;
     for (let s = 0; s <= SAMPLES; s++) {
       const [px, py] = along(l, s / SAMPLES);
       const d = (px - x) ** 2 + (py - y) ** 2;
@@ -135,7 +135,10 @@ export function weightEditing(box, canvas, store) {
   function open(l) {
     const lock = weightLock(store.state);
     if (lock) { store.announce(lock); tip.textContent = lock; tip.hidden = false; return; }
-    editing = l;
+    // the run on show when the link was clicked: the edit goes to it whatever is shown later
+    const state = store.state;
+    editing = { ...l, variant: state.run?.variant ?? 0,
+      label: state.runs.length > 1 ? state.runs[state.selected]?.label : null };
     input.value = String(Number(l.value.toPrecision(4)));
     const [x, y] = along(l, 0.5);
     editor.style.left = `${Math.min(x, box.clientWidth - 190)}px`;
@@ -160,8 +163,8 @@ export function weightEditing(box, canvas, store) {
       return;
     }
     input.setCustomValidity('');
-    store.setWeight(editing.layer, editing.row, editing.col, value);
-    store.announce(`Weight set to ${fmtNum(value)}`);
+    store.setWeight(editing.variant, editing.layer, editing.row, editing.col, value);
+    store.announce(`Weight set to ${fmtNum(value)}${editing.label ? ` in ${editing.label}` : ''}`);
     close();
   });
   editor.addEventListener('keydown', (e) => { if (e.key === 'Escape') close(); });
@@ -177,9 +180,12 @@ export function weightEditing(box, canvas, store) {
     canvas.style.cursor = shown ? 'pointer' : '';
   });
   canvas.addEventListener('pointerleave', () => { if (picked < 0) show(null, 0, 0); });
+  // A tap lands less exactly than a mouse: it picks a link from further away.
+  let touch = false;
+  canvas.addEventListener('pointerdown', (e) => { touch = e.pointerType === 'touch'; });
   canvas.addEventListener('click', (e) => {
     const [x, y] = local(e);
-    const l = layout && linkAt(list, x, y);
+    const l = layout && linkAt(list, x, y, touch ? NEAR_TOUCH : NEAR);
     if (l) open(l);
   });
   canvas.addEventListener('keydown', (e) => {

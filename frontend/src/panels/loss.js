@@ -11,7 +11,7 @@ import { h } from '../fields.js';
 import { BLUE, ORANGE, css } from '../colors.js';
 import { Columns, Smoother, align } from '../chartdata.js';
 import { card, fitPlots, makePlot } from '../chartkit.js';
-import { overlays, runDash, shownStyle } from '../runs.js';
+import { overlays, runDash, shownLabel, shownStyle } from '../runs.js';
 
 /** @typedef {import('../app.js').Store} Store */
 /** @typedef {import('../app.js').AppState} AppState */
@@ -107,7 +107,7 @@ export function mount(el, store) {
   let bestStep = null;
 
   function rebuild(state) {
-    const main = { label: 'this run', style: shownStyle(state), history: state.history };
+    const main = { label: shownLabel(state), style: shownStyle(state), history: state.history };
     const others = overlays(state);
     runs = [new LossColumns(main, true), ...others.map((o) => new LossColumns(o, false))];
     const suffix = (r) => (others.length ? ` · ${r.source.label}` : '');

@@ -76,14 +76,18 @@ export function mount(el, store) {
         `step ${count(saved.step)}).`;
     }
     el.classList.toggle('replaying', rec.replaying);
-    changed.hidden = saved?.changedAt === null || saved?.changedAt === undefined;
+    // A group says which of its runs changed: each edited run by its label.
+    const edited = (saved?.changes ?? []).filter((c) => c.changedAt !== null);
+    changed.hidden = !edited.length;
     if (!changed.hidden) {
-      const edits = saved?.weightEdits ?? 0;
-      changed.textContent = `${edits ? `Weights were edited by hand (${count(edits)} ` +
+      const group = (saved?.changes.length ?? 0) > 1;
+      const said = edited.map(({ label, changedAt, weightEdits: edits }) =>
+        `${group ? `${label}: ` : ''}${edits ? `Weights were edited by hand (${count(edits)} ` +
         `time${edits === 1 ? '' : 's'}) or settings changed` : 'Settings were changed'} ` +
-        `during this run, from step ${count(/** @type {number} */ (saved?.changedAt))} on. ` +
-        'Run again replays the saved settings from step 0, so it departs from the recording ' +
-        'there.';
+        `during ${group ? 'that' : 'this'} run, from step ${count(/** @type {number} */
+          (changedAt))} on.`);
+      changed.textContent = `${said.join(' ')} Run again replays the saved settings from ` +
+        'step 0, so it departs from the recording there.';
     }
     problem.replaceChildren();
     if (rec.problem) {

@@ -57,6 +57,10 @@ class Stepper(Protocol):
     def sync(self) -> None:
         """Bring each run's model up to date with the weights the stepper trains."""
 
+    def set_weight(self, run: Run, module: int, row: int, col: int, value: float) -> None:
+        """Set weight[row, col] of `run`'s Linear module `module` where it trains (checked by
+        engine/edit.py); its next steps go on from it, the other runs are untouched."""
+
     def gradients(self, run: Run, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
         """The float32 gradient of `run`'s data loss on (x, y) as this path computes it,
         dropout off, in run.model.parameters() order; no update, no state changed."""

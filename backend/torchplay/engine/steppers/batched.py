@@ -432,6 +432,14 @@ class BatchedStepper:
                     if self.biases[j] is not None:
                         run.model[at].bias.copy_(self.biases[j][k])
 
+    @torch.no_grad()
+    def set_weight(self, run: Run, module: int, row: int, col: int, value: float) -> None:
+        """In the stacked weight, in place: the optimizer, the replay and the compiled step
+        all read its storage (self._leaves are views of it); the model too, for what reads it
+        before the next sync."""
+        self.weights[self.linear_at.index(module)][self.runs.index(run), row, col] = value
+        run.model[module].weight[row, col] = value
+
     def gradients(self, run: Run, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
         """The batch's own step on (x, y) for every run, as it trains (replayed or compiled
         where recorded for this size, else eagerly), without the penalty; run's slice."""

@@ -107,6 +107,11 @@ class LoneStepper:
     def sync(self) -> None:
         pass  # the run's model is what trains
 
+    @torch.no_grad()
+    def set_weight(self, run: Run, module: int, row: int, col: int, value: float) -> None:
+        # in place: the optimizer and the traced step hold these very tensors
+        run.model[module].weight[row, col] = value
+
     def gradients(self, run: Run, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
         if self._replayed:  # a recording as the run's, of the data loss alone (no penalty)
             recorded = TracedStep(run.model, run.loss_fn, lambda _weights: None)
