@@ -1,6 +1,7 @@
 """A class on one server: a bystander beside a heavy run, and fifty sessions at once.
 
-Run:  cd /work/wt/server20 && python bench/class.py [--seconds 8] [--workers 1 2]  (~2-3 min)
+Run:  cd /work/wt/server20 && python bench/class.py [--seconds 8] [--processes 1 2]
+      [--workers 1]  (~2-3 min per setup)
 
 Starts `python -m torchplay --port 0` (tests/conftest.start_server: temp db) and measures with
 websockets asyncio clients in this process (compression off, loopback). Every client reads all
@@ -14,7 +15,9 @@ it is sent; epochs/s = steps advanced over the window / steps_per_epoch, from fr
   class      (b) one default session alone, then 50 at once (fps 30): total epochs/s over the
              lone session's (goal >= 1.5x, using both cores), fairness max/min of the sessions'
              rates (goal <= 1.2), app-level ping round trips p50/p99 (each client pings every
-             0.5 s; goal p99 < 100 ms), frames per second per client. Once per --workers value.
+             0.5 s; goal p99 < 100 ms), frames per second per client.
+Once per --processes value (training processes: 1 trains in the server's own process, 2 in two
+children behind its relay; serve/shards.py), each with --workers training threads.
 Times drift 20-30% between runs on this shared machine: read the ratios, each measured in one
 run against its own baseline.
 """
@@ -191,15 +194,17 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--sessions", type=int, default=50)
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--processes", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--skip-bystander", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        for workers in args.workers:
-            server = start_server(Path(tmp) / f"w{workers}.sqlite3", "--workers", str(workers),
+        for processes in args.processes:
+            server = start_server(Path(tmp) / f"p{processes}.sqlite3", "--processes",
+                                  str(processes), "--workers", str(args.workers),
                                   "--max-sessions", str(args.sessions + 2))
             try:
-                print(f"--- {workers} training thread(s)")
+                print(f"--- {processes} training process(es), {args.workers} thread(s) each")
                 if not args.skip_bystander:
                     await bystander(server.ws_url, args.seconds)
                 await classroom(server.ws_url, args.seconds, args.sessions)
