@@ -62,6 +62,7 @@ class Run:
     measuring: bool = False
     seen: int = 0  # frames received, measuring or not
     step: int = 0  # the step of the last frame received
+    settled: bool = False  # its step is on its lasting path (recorded, not still eager)
     reader: asyncio.Task[None] | None = None
 
     def rate(self) -> float:
@@ -96,6 +97,10 @@ async def read(run: Run) -> None:
         kind = message["type"]
         if kind == "frame":
             run.seen, run.step = run.seen + 1, message["step"]
+            # eager only for now (first epoch, or waiting to record): not yet its lasting pace
+            reason = message.get("path_reason") or ""
+            run.settled = message["path"] != "eager" or not reason.startswith(
+                ("the first epoch", "another recording"))
         if not run.measuring:
             continue
         if kind == "frame":
@@ -127,19 +132,25 @@ async def save(run: Run, every: float) -> None:
 
 async def measure(runs: list[Run], seconds: float, pings: bool = False,
                   saving: Run | None = None) -> None:
-    """Warm up until every run has shown 3 frames and reached its third epoch (its one-time
-    costs are paid: a session traces its step in its second epoch), and at least 1 s; then
-    measure every run over `seconds` at once."""
+    """Warm up until every run has shown 3 frames, reached its third epoch and trains on its
+    lasting path (its one-time costs are paid: a session records its step in its second
+    epoch, ~40 ms of CPU each, which 50 sessions on a loaded machine take a while to pay), and
+    at least 1 s; then measure every run over `seconds` at once."""
     tasks = [r.reader for r in runs if r.reader is not None]
     if pings:
         tasks += [asyncio.create_task(ping(r, 0.5)) for r in runs]
     if saving is not None:
         tasks.append(asyncio.create_task(save(saving, 2.0)))
     await asyncio.sleep(1.0)  # warm-up: the window starts after it
-    deadline = now() + 60
-    while now() < deadline and not all(r.seen >= 3 and r.step > 2 * r.steps_per_epoch
-                                       for r in runs):
+    deadline = now() + 180
+
+    def warm(r: Run) -> bool:
+        return r.seen >= 3 and r.step > 2 * r.steps_per_epoch and r.settled
+
+    while now() < deadline and not all(warm(r) for r in runs):
         await asyncio.sleep(0.1)  # polling the warm-up's end, bounded
+    if not all(warm(r) for r in runs):
+        print(f"  (warm-up cut at 180 s: {sum(not warm(r) for r in runs)} sessions not warm)")
     for r in runs:
         r.measuring = True
     await asyncio.sleep(seconds)  # the measuring window
