@@ -24,7 +24,7 @@ import socket
 import orjson
 from fastapi import WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from torchplay.api.messages import error
 from torchplay.serve.shards import LOOPBACK, Shard, Shards
@@ -48,7 +48,7 @@ async def relay(ws: WebSocket, shards: Shards, client: str) -> None:
     try:
         try:
             upstream = await _open(shard, client)
-        except OSError as exc:
+        except (OSError, InvalidHandshake, TimeoutError) as exc:  # it died or is restarting
             log.error("training process %d refused a connection: %s", shard.index, exc)
             await _refuse(ws, "unavailable", UNAVAILABLE, 1013)
             return
@@ -59,14 +59,17 @@ async def relay(ws: WebSocket, shards: Shards, client: str) -> None:
 
 
 async def _open(shard: Shard, client: str) -> ClientConnection:
+    port = shard.port
+    if port is None:
+        raise OSError(f"training process {shard.index} is restarting")
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # frames go out at once
     sock.setblocking(False)
     try:
-        await asyncio.get_running_loop().sock_connect(sock, (LOOPBACK, shard.port))
-        return await connect(shard.ws_url, sock=sock, max_size=None, max_queue=QUEUE,
-                             compression=None, ping_interval=None,
+        await asyncio.get_running_loop().sock_connect(sock, (LOOPBACK, port))
+        return await connect(f"ws://{LOOPBACK}:{port}/ws", sock=sock, max_size=None,
+                             max_queue=QUEUE, compression=None, ping_interval=None,
                              additional_headers={"X-Forwarded-For": client})
     except BaseException:
         sock.close()

@@ -5,8 +5,8 @@ go in through a queue, frames and events come out through a Mailbox whose single
 holds only the newest frame, so a slow reader never slows training or grows a queue. Workers
 take the runnable session charged the least compute time (serve/fairness.py) and give it a
 time slice, so ten sessions each get a tenth of the workers' time however costly their steps.
-This module is the one seam where other places to train (more processes, more machines) would
-plug in.
+One Runner trains in one process; a server of several training processes runs one in each
+child (serve/shards.py), and more machines are replicas behind a proxy (deploy/).
 """
 
 from __future__ import annotations

@@ -51,10 +51,6 @@ class Shard:
     def pid(self) -> int | None:
         return None if self.process is None else self.process.pid
 
-    @property
-    def ws_url(self) -> str:
-        return f"ws://{LOOPBACK}:{self.port}/ws"
-
 
 def child_environment(settings: dict[str, Any], environ: dict[str, str], processes: int
                       ) -> dict[str, str]:
