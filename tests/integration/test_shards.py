@@ -13,6 +13,7 @@ import time
 import httpx
 import pytest
 from test_frozen import frozen_client, until_health
+from test_frozen import test_a_slow_reader_keeps_training_and_gets_fewer_frames as slow_reader
 from websockets.exceptions import ConnectionClosed
 from wsclient import TIMEOUT, Client, connect_to, health
 
@@ -106,3 +107,9 @@ async def test_a_frozen_client_is_paused_then_freed_through_the_relay(sharded) -
         assert paused <= 7 and total <= 17
     finally:
         sock.close()
+
+
+async def test_a_slow_reader_keeps_training_through_the_relay(sharded) -> None:
+    await until_health(sharded, "both processes serving, no sessions", lambda h: all(
+        p is not None for p in h["processes"]) and h["sessions"] == 0, START_TIMEOUT)
+    await slow_reader(sharded)  # test_frozen's test, through the relay
