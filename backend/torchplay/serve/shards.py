@@ -92,6 +92,9 @@ class Shards:
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "torchplay", env=self._env, stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            # its own session: a Ctrl-C at the terminal stops the main process, which stops
+            # its children, rather than killing them under it (then restarted)
+            start_new_session=True,
             preexec_fn=_die_with_parent if sys.platform == "linux" else None)
         shard.process = process
         assert process.stdout is not None
@@ -128,6 +131,8 @@ class Shards:
             log.error("training process %d exited with %s; its sessions are lost; starting "
                       "it again in %.0f s", shard.index, code, pause)
             await asyncio.sleep(pause)  # a child that fails at once is not restarted in a loop
+            if self._stopping:
+                return
             try:
                 await self._launch(shard)
                 pause = RESTART_PAUSE
