@@ -1,6 +1,7 @@
 """A class on one server: a bystander beside a heavy run, and fifty sessions at once.
 
-Run:  cd /work/wt/server20 && python bench/class.py [--seconds 8] [--workers 1 2]  (~2-3 min)
+Run:  cd /work/wt/server20 && python bench/class.py [--seconds 8] [--processes 1 2]
+      [--workers 1]  (~2-3 min per setup)
 
 Starts `python -m torchplay --port 0` (tests/conftest.start_server: temp db) and measures with
 websockets asyncio clients in this process (compression off, loopback). Every client reads all
@@ -14,7 +15,9 @@ it is sent; epochs/s = steps advanced over the window / steps_per_epoch, from fr
   class      (b) one default session alone, then 50 at once (fps 30): total epochs/s over the
              lone session's (goal >= 1.5x, using both cores), fairness max/min of the sessions'
              rates (goal <= 1.2), app-level ping round trips p50/p99 (each client pings every
-             0.5 s; goal p99 < 100 ms), frames per second per client. Once per --workers value.
+             0.5 s; goal p99 < 100 ms), frames per second per client.
+Once per --processes value (training processes: 1 trains in the server's own process, 2 in two
+children behind its relay; serve/shards.py), each with --workers training threads.
 Times drift 20-30% between runs on this shared machine: read the ratios, each measured in one
 run against its own baseline.
 """
@@ -59,6 +62,7 @@ class Run:
     measuring: bool = False
     seen: int = 0  # frames received, measuring or not
     step: int = 0  # the step of the last frame received
+    settled: bool = False  # its step is on its lasting path (recorded, not still eager)
     reader: asyncio.Task[None] | None = None
 
     def rate(self) -> float:
@@ -93,6 +97,10 @@ async def read(run: Run) -> None:
         kind = message["type"]
         if kind == "frame":
             run.seen, run.step = run.seen + 1, message["step"]
+            # eager only for now (first epoch, or waiting to record): not yet its lasting pace
+            reason = message.get("path_reason") or ""
+            run.settled = message["path"] != "eager" or not reason.startswith(
+                ("the first epoch", "another recording"))
         if not run.measuring:
             continue
         if kind == "frame":
@@ -124,19 +132,25 @@ async def save(run: Run, every: float) -> None:
 
 async def measure(runs: list[Run], seconds: float, pings: bool = False,
                   saving: Run | None = None) -> None:
-    """Warm up until every run has shown 3 frames and reached its third epoch (its one-time
-    costs are paid: a session traces its step in its second epoch), and at least 1 s; then
-    measure every run over `seconds` at once."""
+    """Warm up until every run has shown 3 frames, reached its third epoch and trains on its
+    lasting path (its one-time costs are paid: a session records its step in its second
+    epoch, ~40 ms of CPU each, which 50 sessions on a loaded machine take a while to pay), and
+    at least 1 s; then measure every run over `seconds` at once."""
     tasks = [r.reader for r in runs if r.reader is not None]
     if pings:
         tasks += [asyncio.create_task(ping(r, 0.5)) for r in runs]
     if saving is not None:
         tasks.append(asyncio.create_task(save(saving, 2.0)))
     await asyncio.sleep(1.0)  # warm-up: the window starts after it
-    deadline = now() + 60
-    while now() < deadline and not all(r.seen >= 3 and r.step > 2 * r.steps_per_epoch
-                                       for r in runs):
+    deadline = now() + 180
+
+    def warm(r: Run) -> bool:
+        return r.seen >= 3 and r.step > 2 * r.steps_per_epoch and r.settled
+
+    while now() < deadline and not all(warm(r) for r in runs):
         await asyncio.sleep(0.1)  # polling the warm-up's end, bounded
+    if not all(warm(r) for r in runs):
+        print(f"  (warm-up cut at 180 s: {sum(not warm(r) for r in runs)} sessions not warm)")
     for r in runs:
         r.measuring = True
     await asyncio.sleep(seconds)  # the measuring window
@@ -191,15 +205,17 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--sessions", type=int, default=50)
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--processes", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--skip-bystander", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        for workers in args.workers:
-            server = start_server(Path(tmp) / f"w{workers}.sqlite3", "--workers", str(workers),
+        for processes in args.processes:
+            server = start_server(Path(tmp) / f"p{processes}.sqlite3", "--processes",
+                                  str(processes), "--workers", str(args.workers),
                                   "--max-sessions", str(args.sessions + 2))
             try:
-                print(f"--- {workers} training thread(s)")
+                print(f"--- {processes} training process(es), {args.workers} thread(s) each")
                 if not args.skip_bystander:
                     await bystander(server.ws_url, args.seconds)
                 await classroom(server.ws_url, args.seconds, args.sessions)

@@ -32,8 +32,10 @@ PROXY_ADDRESS = "127.0.0.1"  # where the replicas see nginx come from: their tru
 
 def replica_args(port: int, db: str, proxy: str = PROXY_ADDRESS,
                  host: str = "127.0.0.1") -> list[str]:
-    """The flags of one replica; compose.yaml's replicas use the same ones (a test checks)."""
-    return ["--host", host, "--port", str(port), "--db", db, "--trusted-proxy", proxy]
+    """The flags of one replica; compose.yaml's replicas use the same ones (a test checks).
+    One training process each: replicas are how this setup scales (README)."""
+    return ["--host", host, "--port", str(port), "--db", db, "--processes", "1",
+            "--trusted-proxy", proxy]
 
 
 def upstreams(addresses: list[str]) -> str:

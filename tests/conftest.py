@@ -31,7 +31,11 @@ class Server:
 
 
 def start_server(db: Path | str, *args: str) -> Server:
-    """Start `python -m torchplay` on a free port; return once it prints where it listens."""
+    """Start `python -m torchplay` on a free port; return once it prints where it listens.
+    One training process unless `args` name --processes: the in-process server most tests
+    are about (tests/integration/test_shards.py tests several)."""
+    if "--processes" not in args:
+        args = (*args, "--processes", "1")
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "backend"),
                                                       env.get("PYTHONPATH")]))

@@ -44,8 +44,13 @@ def parse_args(argv: list[str] | None = None) -> tuple[Settings, bool]:
                        ("--storage-cap", "bytes the whole store may hold")):
         parser.add_argument(flag, type=int, default=getattr(defaults, flag[2:].replace("-", "_")),
                             help=f"{what}, 0 for no limit (default %(default)s)")
+    parser.add_argument("--processes", type=int, default=defaults.processes,
+                        help="training processes: 1 trains in this one, N >= 2 starts N "
+                        "that train (each client relayed to one), 0 one per CPU, at most 8 "
+                        "(default %(default)s; $TORCHPLAY_PROCESSES)")
     parser.add_argument("--workers", type=int, default=defaults.workers,
-                        help="training threads (default %(default)s)")
+                        help="training threads of each training process (default "
+                        "%(default)s)")
     parser.add_argument("--max-sessions", type=int, default=defaults.max_sessions,
                         help="sessions training at once (default %(default)s)")
     parser.add_argument("--data-dir", type=Path, default=defaults.data_dir,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -11,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from torchplay.store.access import Limits
 
 LIMITS = Limits()  # the defaults
+MAX_AUTO_PROCESSES = 8  # each child holds its own torch (~300 MB): no more unless asked
 
 
 class Settings(BaseSettings):
@@ -36,7 +38,12 @@ class Settings(BaseSettings):
                                   description="Bytes stored per client address (0: no limit).")
     storage_cap: int = Field(LIMITS.storage_cap, ge=0,
                              description="Bytes the whole store may hold (0: no limit).")
-    workers: int = Field(1, ge=1, le=64, description="Training threads.")
+    processes: int = Field(0, ge=0, le=64, description="Training processes: 1 trains in this "
+                           "process; N >= 2 starts N child processes that train and relays "
+                           "each client to one (serve/shards.py); 0: one per CPU this process "
+                           f"may use, at most {MAX_AUTO_PROCESSES} (bench/cores.py measured "
+                           "that a second process pays off where a second thread does not).")
+    workers: int = Field(1, ge=1, le=64, description="Training threads (of each process).")
     max_sessions: int = Field(16, ge=1, le=10_000, description="Sessions training at once.")
     torch_threads: int = Field(1, ge=1, le=256, description="Threads torch uses per op; 1 suits "
                                "small models and leaves cores to the server.")
@@ -56,6 +63,14 @@ class Settings(BaseSettings):
     allow_origin: str = Field("", description="Comma-separated origins (scheme://host:port) "
                               "whose pages may use this server besides its own; '*' for any, "
                               "only on a network you trust.")
+
+    def training_processes(self) -> int:
+        """`processes`, with 0 resolved to the CPUs this process may use (at most 8)."""
+        if self.processes:
+            return self.processes
+        usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+        cpus = len(usable) if usable else (os.cpu_count() or 1)
+        return max(1, min(cpus, MAX_AUTO_PROCESSES))
 
     def limits(self) -> Limits:
         return Limits(saves_per_minute=self.saves_per_minute,

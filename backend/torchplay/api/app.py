@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,6 +19,7 @@ from torchplay.api.experiments import router as experiments_router
 from torchplay.api.guard import Access, Guard, split_list
 from torchplay.api.lessons import router as lessons_router
 from torchplay.api.messages import MAX_FPS, MAX_MESSAGE_BYTES, MAX_STEPS_PER_REQUEST
+from torchplay.api.relay import relay
 from torchplay.api.rules import router as rules_router
 from torchplay.api.sweeps import router as sweeps_router
 from torchplay.api.tables import LIMITS as TABLE_LIMITS
@@ -27,6 +29,7 @@ from torchplay.data import library
 from torchplay.data.cache import SHARED
 from torchplay.data.toy import previews
 from torchplay.serve.runner import Runner
+from torchplay.serve.shards import Shards, child_environment
 from torchplay.settings import Settings
 from torchplay.spec.model import (
     LIVE_SECTIONS,
@@ -79,14 +82,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # the store first: it creates or upgrades the schema the training processes share
         app.state.store = open_store(settings.db, settings.limits())
-        app.state.runner = Runner(workers=settings.workers, max_sessions=settings.max_sessions,
-                                  torch_threads=settings.torch_threads, device=settings.device,
-                                  compile=settings.compile)
+        processes = settings.training_processes()
+        app.state.runner = app.state.shards = None
         try:
+            if processes > 1:  # this process relays; its children train (serve/shards.py)
+                app.state.shards = Shards(processes, child_environment(
+                    settings.model_dump(mode="json"), dict(os.environ), processes))
+                await app.state.shards.start()
+                print(f"training in {processes} processes", flush=True)
+            else:
+                app.state.runner = Runner(
+                    workers=settings.workers, max_sessions=settings.max_sessions,
+                    torch_threads=settings.torch_threads, device=settings.device,
+                    compile=settings.compile)
             yield
         finally:
-            app.state.runner.shutdown()
+            if app.state.shards is not None:
+                await app.state.shards.stop()
+            if app.state.runner is not None:
+                app.state.runner.shutdown()
             app.state.store.close()
             disconnect()  # a Ray this server started (--ray-address local) leaves no processes
 
@@ -97,12 +113,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.trusted_proxies = parse_trusted(settings.trusted_proxy)
 
     @app.get("/api/health")
-    def health(runner: RunnerDep, settings: SettingsDep) -> dict[str, Any]:
-        """Liveness, and how busy the server is."""
-        return {"status": "ok", "version": __version__, "spec_version": SPEC_VERSION,
-                "sessions": runner.session_count, "training": runner.training_count,
-                "max_sessions": runner.max_sessions,
-                "device": runner.default_device, "device_setting": settings.device}
+    async def health(request: Request, settings: SettingsDep) -> dict[str, Any]:
+        """Liveness, and how busy the server is: summed over its training processes, with
+        each one's own counts under `processes` when there are several (null: one down)."""
+        base = {"status": "ok", "version": __version__, "spec_version": SPEC_VERSION,
+                "device_setting": settings.device}
+        runner: Runner | None = request.app.state.runner
+        if runner is not None:
+            return {**base, "sessions": runner.session_count,
+                    "training": runner.training_count, "max_sessions": runner.max_sessions,
+                    "device": runner.default_device}
+        each = await request.app.state.shards.health()
+        up = [h for h in each if h is not None]
+        return {**base, **{key: sum(h[key] for h in up)
+                           for key in ("sessions", "training", "max_sessions")},
+                "device": up[0]["device"] if up else None,
+                "processes": [None if h is None else {"pid": shard.pid, **{k: h[k] for k in (
+                    "sessions", "training", "max_sessions")}}
+                    for shard, h in zip(request.app.state.shards.shards, each, strict=True)]}
 
     @app.get("/api/schema")
     def schema() -> dict[str, Any]:
@@ -129,11 +157,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.websocket("/ws")
     async def play(ws: WebSocket) -> None:
-        await ws.accept()
         client = client_address(ws.client.host if ws.client else "",
                                 ws.headers.getlist("x-forwarded-for"), app.state.trusted_proxies)
-        await Connection(ws, ws.app.state.runner, ws.app.state.store, client,
-                         settings.ray_address).serve()
+        if app.state.shards is not None:
+            await relay(ws, app.state.shards, client)
+        else:
+            await ws.accept()
+            await Connection(ws, ws.app.state.runner, ws.app.state.store, client,
+                             settings.ray_address).serve()
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:

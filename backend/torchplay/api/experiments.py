@@ -26,6 +26,7 @@ from starlette.exceptions import HTTPException
 from torchplay.api.clients import client_address
 from torchplay.api.messages import MAX_MESSAGE_BYTES, error, errors_message, text_error
 from torchplay.engine.group import Training
+from torchplay.engine.views import Snapshot, saved_weights
 from torchplay.serve.runner import Runner, SessionHandle
 from torchplay.spec.model import SPEC_VERSION, ExperimentSpec
 from torchplay.store.access import AccessError, Saver
@@ -35,6 +36,7 @@ from torchplay.store.experiments import (
     MAX_NOTE,
     Experiment,
     NewExperiment,
+    Saved,
     Store,
     StoreError,
 )
@@ -451,52 +453,61 @@ async def migrate_spec(spec: ExperimentSpec) -> SpecOut:
 
 # --- the WebSocket's save -----------------------------------------------------------------
 
-def group_recording(group: Training, labels: list[str], only: int | None
+def group_snapshots(group: Training, only: int | None) -> list[Snapshot]:
+    """What a save takes on the training thread: a snapshot of each run (or of `only`)."""
+    ks = [only] if only is not None else range(len(group.runs))
+    return [group.snapshot(k) for k in ks]
+
+
+def group_recording(snapshots: list[Snapshot], labels: list[str], grouped: bool
                     ) -> tuple[dict[str, Any], bytes]:
-    """Runs side by side as one recording: the first run's (with its label), and the others
-    under `variants` (their points only where they differ); the weights are every run's, a
-    list of state_dicts in that order. With `only`, that run alone, as a single run's
-    recording."""
-    if only is not None:
-        return group.recording(only)
-    recordings = [group.recording(k) for k in range(len(group.runs))]
+    """Snapshots finished as one recording (off the training thread). A lone run, or one run
+    of a group (`grouped` False), is a single run's recording; runs side by side are the first
+    run's (with its label) and the others under `variants` (their points only where they
+    differ); the weights are every run's, a list of state_dicts in that order."""
+    recordings = [snap.finish() for snap in snapshots]
+    if not grouped:
+        return recordings[0]
     (first, _), others = recordings[0], recordings[1:]
     run = {**first["run"], "label": labels[0], "variants": [
         {"label": label, "spec": rec["spec"],
          "run": {k: v for k, v in rec["run"].items()
                  if k != "data" or v != first["run"]["data"]}}
         for label, (rec, _) in zip(labels[1:], others, strict=True)]}
-    return {"spec": first["spec"], "run": run}, group.weights()
+    return {"spec": first["spec"], "run": run}, saved_weights([snap.weights
+                                                               for snap in snapshots])
 
 
 async def save_live_run(runner: Runner, store: Store | None, handle: SessionHandle, name: str,
                         note: str, labels: list[str] | None = None,
                         only: int | None = None, saver: Saver | None = None
                         ) -> dict[str, Any]:
-    """Record a live run (or runs side by side: all, or `only` one of them) on its worker,
-    between two steps, store it, and return the reply: `saved` once the row is committed (with
-    a new owner token when `saver` sent none), or an error: a quota's or the token's
-    (access.py's codes), else `save_failed`; then nothing is stored. A group's recording is
-    bounded as one run's is: the store refuses a recording over its limit."""
+    """Record a live run (or runs side by side: all, or `only` one of them) and store it, and
+    return the reply: `saved` once the row is committed (with a new owner token when `saver`
+    sent none), or an error: a quota's or the token's (access.py's codes), else `save_failed`;
+    then nothing is stored. Its worker only takes a snapshot between two steps; the recording
+    is serialised and written aside (Runner.aside: off the workers, charged to the session). A
+    group's recording is bounded as one run's is: the store refuses a recording over its
+    limit."""
     if store is None:
         return error("save_failed", "this server keeps no store")
     count = len(handle.variant_specs or [handle.spec])
     if only is not None and (only >= count or not handle.is_group):
         return error("invalid_message", f"only: this run has {count} run(s) side by side, "
                      "numbered from 0 (leave `only` out for a single run)", "only")
+    grouped = handle.is_group and only is None
 
-    def record(training: Training) -> tuple[dict[str, Any], bytes]:
-        if handle.is_group:
-            return group_recording(training, labels or [f"run {k + 1}" for k in range(count)],
-                                   only)
-        return training.recording(0)
-
-    try:
-        recording, weights = await asyncio.wait_for(
-            asyncio.wrap_future(runner.call(handle, record)), SAVE_TIMEOUT)
+    def write(snapshots: list[Snapshot]) -> tuple[Saved, dict[str, Any]]:
+        recording, weights = group_recording(
+            snapshots, labels or [f"run {k + 1}" for k in range(count)], grouped)
         new = NewExperiment(spec=recording["spec"], spec_version=SPEC_VERSION, name=name,
                             note=note, run=recording["run"], weights=weights)
-        saved = await asyncio.to_thread(store.save, new, saver)
+        return store.save(new, saver), recording["run"]
+
+    try:
+        snapshots = await asyncio.wait_for(asyncio.wrap_future(runner.call(
+            handle, lambda training: group_snapshots(training, only))), SAVE_TIMEOUT)
+        saved, run = await asyncio.wrap_future(runner.aside(handle, lambda: write(snapshots)))
     except AccessError as exc:
         return error(exc.code, str(exc), exc.field)
     except TimeoutError:
@@ -504,6 +515,5 @@ async def save_live_run(runner: Runner, store: Store | None, handle: SessionHand
                      f"{SAVE_TIMEOUT:.0f} s; nothing was saved")
     except Exception as exc:  # any failure is reported to the client; the run goes on
         return error("save_failed", f"the run was not saved: {exc}")
-    run = recording["run"]
     return {"type": "saved", "id": saved.id, "url": f"/e/{saved.id}", "token": saved.token,
             "step": run["step"], "epoch": run["epoch"]}

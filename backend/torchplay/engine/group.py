@@ -323,15 +323,14 @@ class Training:
     def dataset(self, k: int = 0) -> dict[str, Any]:
         return views.dataset(self.runs[k])
 
+    def snapshot(self, k: int = 0) -> views.Snapshot:
+        """Run k as it stands, to save: cheap here, finished elsewhere (views.Snapshot)."""
+        frame = self.frame(k)
+        return views.snapshot(self.runs[k], frame)
+
     def recording(self, k: int = 0) -> tuple[dict[str, Any], bytes]:
         """Run k as it stands, to save (views.recording)."""
-        frame = self.frames()[k]
-        return views.recording(self.runs[k], frame)
-
-    def weights(self) -> bytes:
-        """Every run's weights as they stand, to save (views.weights: a list for several)."""
-        self.read_all()
-        return views.weights(self.runs)
+        return self.snapshot(k).finish()
 
 
 def batchable_groups(specs: Sequence[ExperimentSpec]) -> list[list[int]]:

@@ -8,12 +8,14 @@ generators, so taking frames never changes the run.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
+from torchplay.data.sources import TableView
+from torchplay.data.toy import Points
 from torchplay.engine import largedata, probes
 from torchplay.engine.history import Cursor
 from torchplay.engine.run import EvalRow, Run, finite
@@ -158,40 +160,69 @@ MAX_SHOWN_POINTS = 5_000  # of each set, for tables: the page draws these
 
 def dataset(run: Run) -> dict[str, Any]:
     """The raw points, for the page to draw under the boundary."""
-    p = run.points
-    if run.view is None:  # every point of a generated set, or a bounded sample of a library's
-        return largedata.ready_data(p, run.spec.data.is_library)
+    return points_data(run.points, run.view, run.spec.data.is_library)
+
+
+def points_data(p: Points, view: TableView | None, library: bool) -> dict[str, Any]:
+    """dataset() of a run's points and plane view (never changed in place: a new spec's data
+    makes new ones), so a save can turn them to lists off the training thread."""
+    if view is None:  # every point of a generated set, or a bounded sample of a library's
+        return largedata.ready_data(p, library)
     # More than two inputs: the points as projected onto the plane, at most MAX_SHOWN_POINTS
     # of each set (they are shuffled, so the first are a fair sample).
-    shown, view = MAX_SHOWN_POINTS, run.view
+    shown = MAX_SHOWN_POINTS
     plane = view.plane
     return {"train_x": view.to_plane(p.train_x[:shown]).round(4).tolist(),
             "train_y": p.train_y[:shown].tolist(),
             "test_x": view.to_plane(p.test_x[:shown]).round(4).tolist(),
-            "test_y": p.test_y[:shown].tolist(), "extent": list(run.view.extent),
+            "test_y": p.test_y[:shown].tolist(), "extent": list(view.extent),
             "plane": {"labels": list(plane.labels), "explained": plane.explained,
                       "inputs": len(plane.origin), "train_points": len(p.train_y),
                       "test_points": len(p.test_y)},
             "class_names": p.class_names}
 
 
-def recording(run: Run, shown: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
-    """The run as it stands, to save: its spec and the run as JSON-ready data (complete
-    curves, `shown`: this moment's frame, the model summary and the points), and the weights
-    as torch.save'd state_dict bytes (CPU tensors, keyed as the nn.Sequential names them)."""
+@dataclass
+class Snapshot:
+    """A run as it stood at one step, taken cheaply on its training thread (weights cloned,
+    curves copied, counters, the frame built for it); finish() makes the recording from it on
+    any other thread, so serialising a large run never holds a training thread."""
+
+    spec: dict[str, Any]
+    data: dict[str, Any]  # the recording's `run` but for its points
+    points: Points
+    view: TableView | None
+    library: bool
+    weights: dict[str, torch.Tensor]  # (CPU clones, keyed as the nn.Sequential names them)
+
+    def finish(self) -> tuple[dict[str, Any], bytes]:
+        """The recording: the spec and the run as JSON-ready data, and the weights as
+        torch.save'd state_dict bytes."""
+        data = {**self.data, "data": points_data(self.points, self.view, self.library)}
+        return {"spec": self.spec, "run": data}, saved_weights([self.weights])
+
+
+def snapshot(run: Run, shown: dict[str, Any]) -> Snapshot:
+    """The run as it stands, to save: its counters, complete curves (copied), `shown` (this
+    moment's frame), the model summary, and its weights cloned to the CPU."""
     history, _ = run.history.since(Cursor())
     del history["replace"]
     data = {"step": run.step_count, "epoch": run.epoch,
             "spec_changed_at_step": run.spec_changed_at, "weight_edits": run.weight_edits,
-            "summary": summary(run),
-            "data": dataset(run), "frame": shown, "history": history}
-    return {"spec": run.spec.model_dump(mode="json"), "run": data}, weights([run])
+            "summary": summary(run), "frame": shown, "history": history}
+    weights = {k: v.detach().to("cpu", copy=True) for k, v in run.model.state_dict().items()}
+    return Snapshot(run.spec.model_dump(mode="json"), data, run.points, run.view,
+                    run.spec.data.is_library, weights)
 
 
-def weights(runs: Sequence[Run]) -> bytes:
-    """torch.save'd bytes of a lone run's state_dict (CPU tensors, keyed as the nn.Sequential
-    names them), or for runs side by side a list of their state_dicts, in order."""
-    dicts = [{k: v.detach().cpu() for k, v in run.model.state_dict().items()} for run in runs]
+def recording(run: Run, shown: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+    """The run as it stands, to save (a snapshot finished at once)."""
+    return snapshot(run, shown).finish()
+
+
+def saved_weights(state_dicts: list[dict[str, torch.Tensor]]) -> bytes:
+    """torch.save'd bytes of a lone run's state_dict, or for runs side by side a list of
+    their state_dicts, in order (what a saved experiment's weights.pt holds)."""
     buffer = io.BytesIO()
-    torch.save(dicts[0] if len(dicts) == 1 else dicts, buffer)
+    torch.save(state_dicts[0] if len(state_dicts) == 1 else state_dicts, buffer)
     return buffer.getvalue()

@@ -1,7 +1,8 @@
 """Fair shares of the training threads, by compute time rather than by turns.
 
 Each live session is charged the CPU time its worker thread spends on it (steps, frames,
-evaluation, controls and whatever a `call` runs: a save's recording), not wall time, which on a
+evaluation, controls and whatever a `call` runs: a save's snapshot), and that of work done for
+it aside (Runner.aside: a save's serialising and writing), not wall time, which on a
 shared machine also counts waiting for the GIL and for other processes. The next session a free
 worker takes is the runnable one charged least, so over any stretch where n sessions want work
 each gets 1/n of the workers' time however costly its steps, frames or saves are. A session

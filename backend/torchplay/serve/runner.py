@@ -5,8 +5,8 @@ go in through a queue, frames and events come out through a Mailbox whose single
 holds only the newest frame, so a slow reader never slows training or grows a queue. Workers
 take the runnable session charged the least compute time (serve/fairness.py) and give it a
 time slice, so ten sessions each get a tenth of the workers' time however costly their steps.
-This module is the one seam where other places to train (more processes, more machines) would
-plug in.
+One Runner trains in one process; a server of several training processes runs one in each
+child (serve/shards.py), and more machines are replicas behind a proxy (deploy/).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
@@ -26,6 +26,8 @@ from torchplay.engine.group import Training
 from torchplay.engine.run import resolve_device
 from torchplay.serve.fairness import FairQueue
 from torchplay.spec.model import ExperimentSpec
+
+T = TypeVar("T")
 
 
 class RunnerFull(RuntimeError):
@@ -113,6 +115,7 @@ class Runner:
                                           daemon=True) for i in range(workers)]
         for worker in self._workers:
             worker.start()
+        self._aside = ThreadPoolExecutor(1, thread_name_prefix="torchplay-aside")
 
     @property
     def session_count(self) -> int:
@@ -167,6 +170,23 @@ class Runner:
         self.command(handle, "call", fn, future)
         return future
 
+    def aside(self, handle: SessionHandle, fn: Callable[[], T]) -> Future[T]:
+        """Run fn() on the side thread, off the workers (a save's serialising and writing, from
+        a snapshot `call` took), charging its CPU time to the session as a worker's would be:
+        a run saved often pays for it in its own share. One thread, so saves queue rather than
+        crowd the workers out of the interpreter lock."""
+
+        def charged() -> T:
+            started = time.thread_time()
+            try:
+                return fn()
+            finally:
+                with self._cond:
+                    if not handle.closed:
+                        self._runnable.charge(handle, time.thread_time() - started)
+
+        return self._aside.submit(charged)
+
     def close(self, handle: SessionHandle) -> None:
         """Forget a session now; a worker midway through its slice drops it after."""
         with self._cond:
@@ -181,6 +201,7 @@ class Runner:
             self._cond.notify_all()
         for worker in self._workers:
             worker.join(timeout=5)
+        self._aside.shutdown(wait=False, cancel_futures=True)
 
     # --- workers --------------------------------------------------------------------------
 
