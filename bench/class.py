@@ -1,6 +1,6 @@
 """A class on one server: a bystander beside a heavy run, and fifty sessions at once.
 
-Run:  cd /work/wt/server20 && python bench/class.py [--seconds 8] [--processes 1 2]
+Run:  PYTHONPATH=backend python bench/class.py [--seconds 8] [--processes 1 2]
       [--workers 1]  (~2-3 min per setup)
 
 Starts `python -m torchplay --port 0` (tests/conftest.start_server: temp db) and measures with

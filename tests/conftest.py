@@ -33,9 +33,10 @@ class Server:
 def start_server(db: Path | str, *args: str) -> Server:
     """Start `python -m torchplay` on a free port; return once it prints where it listens.
     One training process unless `args` name --processes: the in-process server most tests
-    are about (tests/integration/test_shards.py tests several)."""
+    are about (tests/integration/test_shards.py tests several). TORCHPLAY_TEST_PROCESSES=N
+    runs them against N training processes behind the relay instead (0: the default)."""
     if "--processes" not in args:
-        args = (*args, "--processes", "1")
+        args = (*args, "--processes", os.environ.get("TORCHPLAY_TEST_PROCESSES", "1"))
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "backend"),
                                                       env.get("PYTHONPATH")]))
