@@ -1,6 +1,6 @@
 """Do more training threads or more processes pay off for a class's default runs?
 
-Run:  cd /work/wt/server20 && python bench/cores.py [--sessions 8] [--seconds 6]  (~1 min)
+Run:  PYTHONPATH=backend python bench/cores.py [--sessions 8] [--seconds 6]  (~1 min)
 
 The Runner alone (no sockets): --sessions TF Playground default runs (fps 30, frames taken
 every 50 ms as a client would) trained (a) in one process on 1 and then 2 worker threads, and

@@ -1,6 +1,6 @@
 """A bystander beside a heavy run, in one process: the Runner alone, no sockets or clients.
 
-Run:  cd /work/wt/server20 && python bench/fairness.py [--seconds 8] [--backend DIR]  (~45 s)
+Run:  PYTHONPATH=backend python bench/fairness.py [--seconds 8] [--backend DIR]  (~45 s)
 
 TF Playground's default (the bystander, fps 30) trains alone for --seconds, then beside the
 heaviest run both compute limits allow (bench/class.py's EDGE: 20,000 points, full batch,
