@@ -1,6 +1,6 @@
 """The one training path (issue 15) against the code before it, in one process.
 
-Run:  cd /work/main && PYTHONPATH=backend python bench/before_after.py [--before 09de7c0]
+Run:  PYTHONPATH=backend python bench/before_after.py [--before 09de7c0]
       [--rounds 7] [--seconds 1.5]
 
 `--before` names a commit; its backend/torchplay is copied out of git into a temporary

@@ -1,6 +1,6 @@
 """How fast TrainingSession trains, bare and as served, against a plain PyTorch loop.
 
-Run:  cd /work/main && PYTHONPATH=backend python bench/engine.py [--seconds 1] [--repeats 5]
+Run:  PYTHONPATH=backend python bench/engine.py [--seconds 1] [--repeats 5]
 
 Everything runs on one torch thread (as the server does). Two setups, both circle, 500 points,
 50% train, batch 10, SGD lr 0.03, cross-entropy (25 steps an epoch):

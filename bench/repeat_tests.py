@@ -2,7 +2,7 @@
 order, and print how many runs passed: for races that show only in some orders or timings
 (issue 14: the compiled-step tests, which once failed 4 runs of 7).
 
-Run:  cd /work/main && python bench/repeat_tests.py tests/unit/test_compiled.py [--times 20]
+Run:  python bench/repeat_tests.py tests/unit/test_compiled.py [--times 20]
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """What a client of the real server sees: shown training rate, start latency, sharing, streaming.
 
-Run:  cd /work/main && python bench/serve.py [--seconds 3] [--repeats 5] [--starts 20]  (~3 min)
+Run:  python bench/serve.py [--seconds 3] [--repeats 5] [--starts 20]  (~3 min)
 
 Starts `python -m torchplay --port 0` (tests/conftest.start_server: temp db, one worker, torch on
 one thread) and measures over websockets asyncio clients (compression off, loopback).
