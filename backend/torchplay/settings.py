@@ -45,6 +45,9 @@ class Settings(BaseSettings):
                            "that a second process pays off where a second thread does not).")
     workers: int = Field(1, ge=1, le=64, description="Training threads (of each process).")
     max_sessions: int = Field(16, ge=1, le=10_000, description="Sessions training at once.")
+    server_max_sessions: int | None = Field(None, ge=1, le=10_000, description="Set by a "
+                                            "server for its training processes: its own "
+                                            "limit, which their busy answer names.")
     torch_threads: int = Field(1, ge=1, le=256, description="Threads torch uses per op; 1 suits "
                                "small models and leaves cores to the server.")
     data_dir: Path | None = Field(None, description="Folder with IDX image sets: DIR/mnist "

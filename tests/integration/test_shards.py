@@ -113,3 +113,26 @@ async def test_a_slow_reader_keeps_training_through_the_relay(sharded) -> None:
     await until_health(sharded, "both processes serving, no sessions", lambda h: all(
         p is not None for p in h["processes"]) and h["sessions"] == 0, START_TIMEOUT)
     await slow_reader(sharded)  # test_frozen's test, through the relay
+
+
+async def test_the_servers_session_limit_holds_across_processes(server_factory) -> None:
+    """--max-sessions 2 over two processes (one session each): a third client is refused with
+    the server's limit; when a session on the other process ends, the refused client, whose
+    socket went to the full process, gets in there."""
+    server = server_factory("--processes", "2", "--max-sessions", "2")
+    async with connect_to(server) as a, connect_to(server) as b, connect_to(server) as c:
+        await a.start(RUN)
+        await b.start(RUN)
+        await c.send({"type": "start", "spec": RUN})
+        refused = await c.error()
+        assert refused["code"] == "busy" and "limit of 2 sessions" in refused["message"]
+        shown = health(server)
+        assert shown["sessions"] == 2 and shown["max_sessions"] == 2
+        await b.ws.close()
+        await until_health(server, "b's session freed", lambda h: h["sessions"] == 1, TIMEOUT)
+        await c.start(RUN)  # moved to the process b left
+        await c.frame(lambda f: f["step"] > 0, "c training")
+        assert [p["sessions"] for p in health(server)["processes"]] == [1, 1]
+        await c.send({"type": "start", "spec": {**RUN, "training": {"seed": 4}}})
+        assert (await c.until(lambda m: m["type"] in ("ready", "error"), "ready"))["type"] \
+            == "ready"  # replacing its own run, after the move, as before it

@@ -96,7 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 app.state.runner = Runner(
                     workers=settings.workers, max_sessions=settings.max_sessions,
                     torch_threads=settings.torch_threads, device=settings.device,
-                    compile=settings.compile)
+                    compile=settings.compile, shown_limit=settings.server_max_sessions)
             yield
         finally:
             if app.state.shards is not None:

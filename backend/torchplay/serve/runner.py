@@ -94,13 +94,16 @@ class Runner:
 
     def __init__(self, workers: int = 1, max_sessions: int = 16, slice_seconds: float = 0.01,
                  torch_threads: int | None = 1, device: str = "auto",
-                 compile: bool = False) -> None:
+                 compile: bool = False, shown_limit: int | None = None) -> None:
+        """shown_limit: the session limit a refusal names (the whole server's, when this runner
+        holds a share of it in one of several training processes)."""
         if torch_threads:
             torch.set_num_threads(torch_threads)  # tiny models gain nothing from more
         # The first optimizer torch builds imports its compiler stack (seconds): pay that here,
         # at start, rather than on the first user's first run.
         torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
         self.max_sessions = max_sessions
+        self.shown_limit = shown_limit or max_sessions
         self.slice_seconds = slice_seconds
         self.device = device
         # where a run whose spec says `auto` trains: the device resolved, not the setting
@@ -135,7 +138,7 @@ class Runner:
         makes a sweep (sweeps/train.py SweepTraining) instead, whose Training trains."""
         with self._cond:
             if len(self._handles) >= self.max_sessions:
-                raise RunnerFull(f"the server is training its limit of {self.max_sessions} "
+                raise RunnerFull(f"the server is training its limit of {self.shown_limit} "
                                  "sessions; try again when one ends")
             handle_id = next(self._ids)
             self._handles[handle_id] = None  # type: ignore[assignment]  # holds the place

@@ -63,7 +63,8 @@ def child_environment(settings: dict[str, Any], environ: dict[str, str], process
         env[f"TORCHPLAY_{name.upper()}"] = text
     env.update(TORCHPLAY_HOST=LOOPBACK, TORCHPLAY_PORT="0", TORCHPLAY_PROCESSES="1",
                TORCHPLAY_TRUSTED_PROXY=LOOPBACK, PYTHONUNBUFFERED="1",
-               TORCHPLAY_MAX_SESSIONS=str(math.ceil(settings["max_sessions"] / processes)))
+               TORCHPLAY_MAX_SESSIONS=str(math.ceil(settings["max_sessions"] / processes)),
+               TORCHPLAY_SERVER_MAX_SESSIONS=str(settings["max_sessions"]))
     return env
 
 
@@ -149,7 +150,7 @@ class Shards:
 
     async def health(self) -> list[dict[str, Any] | None]:
         """Each child's /api/health (None for one down or not answering)."""
-        return await asyncio.gather(*(asyncio.to_thread(_health, s.port) for s in self.shards))
+        return await asyncio.gather(*(asyncio.to_thread(child_health, s.port) for s in self.shards))
 
     async def stop(self) -> None:
         self._stopping = True
@@ -167,7 +168,7 @@ class Shards:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
-def _health(port: int | None) -> dict[str, Any] | None:
+def child_health(port: int | None) -> dict[str, Any] | None:
     if port is None:
         return None
     try:
