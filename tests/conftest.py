@@ -64,8 +64,12 @@ def stop_server(server: Server) -> None:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """One real server for the whole test session (tests open their own sockets)."""
-    running = start_server(tmp_path_factory.mktemp("db") / "torchplay.sqlite3")
+    """One real server for the whole test session (tests open their own sockets). Every test
+    saves from 127.0.0.1: no limit per client address here, or the session's saves (the fuzz
+    test's among them) would pass the default 60 a minute and a later test's save be refused
+    (test_ownership checks the limits on servers of its own)."""
+    running = start_server(tmp_path_factory.mktemp("db") / "torchplay.sqlite3",
+                           "--client-saves-per-minute", "0")
     yield running
     stop_server(running)
 
