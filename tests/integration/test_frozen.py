@@ -65,7 +65,11 @@ def own(server_factory):
 
 
 async def test_a_client_that_stops_reading_is_paused_then_freed(own) -> None:
-    server = own
+    await paused_then_freed(own)
+
+
+async def paused_then_freed(server) -> None:
+    """A frozen client's run is paused within ~5 s and its session freed within ~15 s."""
     sock = frozen_client(server)
     try:
         await until_health(server, "the run training", lambda h: h["training"] == 1, TIMEOUT)

@@ -8,12 +8,14 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import time
 
 import httpx
 import pytest
-from test_frozen import frozen_client, until_health
+from test_frozen import paused_then_freed, until_health
 from test_frozen import test_a_slow_reader_keeps_training_and_gets_fewer_frames as slow_reader
+from test_runner import (
+    test_the_session_cap_refuses_one_more_and_the_others_train_on as session_limit,
+)
 from websockets.exceptions import ConnectionClosed
 from wsclient import TIMEOUT, Client, connect_to, health
 
@@ -96,17 +98,7 @@ async def test_a_process_that_dies_loses_only_its_own_sessions(sharded) -> None:
 async def test_a_frozen_client_is_paused_then_freed_through_the_relay(sharded) -> None:
     await until_health(sharded, "both processes serving, no sessions", lambda h: all(
         p is not None for p in h["processes"]) and h["sessions"] == 0, START_TIMEOUT)
-    sock = frozen_client(sharded)
-    try:
-        await until_health(sharded, "the run training", lambda h: h["training"] == 1, TIMEOUT)
-        frozen_at = time.monotonic()
-        paused = await until_health(sharded, "the run paused", lambda h: h["training"] == 0, 10)
-        await until_health(sharded, "the session freed", lambda h: h["sessions"] == 0, 20)
-        total = time.monotonic() - frozen_at
-        print(f"through the relay: paused after {paused:.1f} s, freed after {total:.1f} s")
-        assert paused <= 7 and total <= 17
-    finally:
-        sock.close()
+    await paused_then_freed(sharded)  # test_frozen's test, through the relay
 
 
 async def test_a_slow_reader_keeps_training_through_the_relay(sharded) -> None:
@@ -116,23 +108,7 @@ async def test_a_slow_reader_keeps_training_through_the_relay(sharded) -> None:
 
 
 async def test_the_servers_session_limit_holds_across_processes(server_factory) -> None:
-    """--max-sessions 2 over two processes (one session each): a third client is refused with
-    the server's limit; when a session on the other process ends, the refused client, whose
-    socket went to the full process, gets in there."""
-    server = server_factory("--processes", "2", "--max-sessions", "2")
-    async with connect_to(server) as a, connect_to(server) as b, connect_to(server) as c:
-        await a.start(RUN)
-        await b.start(RUN)
-        await c.send({"type": "start", "spec": RUN})
-        refused = await c.error()
-        assert refused["code"] == "busy" and "limit of 2 sessions" in refused["message"]
-        shown = health(server)
-        assert shown["sessions"] == 2 and shown["max_sessions"] == 2
-        await b.ws.close()
-        await until_health(server, "b's session freed", lambda h: h["sessions"] == 1, TIMEOUT)
-        await c.start(RUN)  # moved to the process b left
-        await c.frame(lambda f: f["step"] > 0, "c training")
-        assert [p["sessions"] for p in health(server)["processes"]] == [1, 1]
-        await c.send({"type": "start", "spec": {**RUN, "training": {"seed": 4}}})
-        assert (await c.until(lambda m: m["type"] in ("ready", "error"), "ready"))["type"] \
-            == "ready"  # replacing its own run, after the move, as before it
+    """test_runner's session-limit test on two processes with one session each: the third
+    client's socket goes to a full process, so getting in once the other frees a session
+    means the relay moved it there."""
+    await session_limit(server_factory("--processes", "2", "--max-sessions", "2"))

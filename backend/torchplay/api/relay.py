@@ -32,7 +32,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from torchplay.api.messages import error
-from torchplay.serve.shards import LOOPBACK, Shard, Shards, child_health
+from torchplay.serve.shards import LOOPBACK, Shard, Shards
 
 log = logging.getLogger("torchplay")
 RECEIVE_BUFFER = 64 * 1024  # bytes the relay's link to a child buffers in the kernel
@@ -65,12 +65,12 @@ class Link:
 
     async def room_elsewhere(self) -> Shard | None:
         """Another serving child with a session to spare, by their health."""
-        others = [s for s in self.shards.shards if s is not self.shard and s.port is not None]
-        healths = await asyncio.gather(*(asyncio.to_thread(child_health, s.port) for s in others))
-        free = [(h["max_sessions"] - h["sessions"], s) for s, h in zip(others, healths,
-                                                                          strict=True) if h]
-        best = max(free, key=lambda pair: pair[0], default=(0, None))
-        return best[1] if best[0] > 0 else None
+        healths = await self.shards.health()
+        free = [(h["max_sessions"] - h["sessions"], s)
+                for s, h in zip(self.shards.shards, healths, strict=True)
+                if h is not None and s is not self.shard]
+        room, shard = max(free, key=lambda pair: pair[0], default=(0, None))
+        return shard if room > 0 else None
 
 
 async def relay(ws: WebSocket, shards: Shards, client: str) -> None:

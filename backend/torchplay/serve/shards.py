@@ -150,7 +150,7 @@ class Shards:
 
     async def health(self) -> list[dict[str, Any] | None]:
         """Each child's /api/health (None for one down or not answering)."""
-        return await asyncio.gather(*(asyncio.to_thread(child_health, s.port) for s in self.shards))
+        return await asyncio.gather(*(asyncio.to_thread(_health, s.port) for s in self.shards))
 
     async def stop(self) -> None:
         self._stopping = True
@@ -168,7 +168,7 @@ class Shards:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
-def child_health(port: int | None) -> dict[str, Any] | None:
+def _health(port: int | None) -> dict[str, Any] | None:
     if port is None:
         return None
     try:
