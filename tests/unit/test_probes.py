@@ -19,7 +19,7 @@ LR = 0.5
 
 
 
-def make_session(l2: float = 0.0) -> TrainingSession:
+def make_session(l2: float = 0.0, traced: bool = True) -> TrainingSession:
     spec = ExperimentSpec.model_validate({
         "data": {"kind": "circle", "points": 12, "noise": 0.3},  # 6 training points
         "network": {"layers": [
@@ -31,7 +31,7 @@ def make_session(l2: float = 0.0) -> TrainingSession:
         "regularization": {"l2": l2},
         "training": {"batch_size": 1000, "device": "cpu", "seed": 2},  # the full batch
     })
-    return TrainingSession(spec)
+    return TrainingSession(spec, traced=traced)
 
 
 def weights(model: nn.Module) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -84,15 +84,18 @@ LINEARS = [0, 2, 4]  # module indices of the Linear layers
 
 
 @pytest.mark.parametrize("l2", [0.0, 0.05])
-def test_probed_step_matches_a_hand_computation(l2: float) -> None:
-    session = make_session(l2)
+@pytest.mark.parametrize("traced", [True, False], ids=["replayed", "eager"])
+def test_probed_step_matches_a_hand_computation(l2: float, traced: bool) -> None:
+    session = make_session(l2, traced)
     session.step()
     session.step()  # probes report the last probed step, whatever came before
     x, y = session.x_train.double(), session.y_train
     expected = by_hand(weights(session.model), x, y, l2)
 
-    session.step(probe=True)
-    layers = session.frame()["layers"]
+    session.step(probe=True)  # its third epoch: a traced run replays its recorded step
+    frame = session.frame()
+    assert frame["path"] == ("traced" if traced else "eager")
+    layers = frame["layers"]
 
     close = {"rel": 1e-5, "abs": 1e-6}
     assert layers["act_mean"] == pytest.approx(expected["act_mean"], **close)

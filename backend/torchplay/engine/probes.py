@@ -18,12 +18,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from torchplay.engine import fasttanh
 from torchplay.engine.build import SeededDropout, call
 
 RELU_FAMILY = (nn.ReLU, nn.LeakyReLU, nn.PReLU)
 MAX_MAP_UNITS = 32  # neuron maps per column; wider layers are not drawn neuron by neuron
 MAX_LINK_WEIGHTS = 4096  # weights sent for the diagram's links, per Linear layer
+SMALL_MOMENTS = 1024  # elements up to which one var_mean beats two passes (8 us against 9)
 STEP_COLUMNS = ("act_mean", "act_var", "grad_norm_weight", "grad_norm_bias", "weight_norm",
                 "update_ratio")  # what StepProbe.finish measures, per layer
 
@@ -57,14 +57,18 @@ class StepProbe:
     one.
     """
 
-    def __init__(self, model: nn.Sequential) -> None:
+    def __init__(self, model: nn.Sequential, hooks: bool = True) -> None:
+        """hooks=False: the step is replayed (traced.py), so no module runs; `observe` then
+        takes the outputs instead."""
         self.model = model
         self.outputs: list[torch.Tensor | None] = [None] * len(model)
-        self._handles = [m.register_forward_hook(self._hook(i)) for i, m in enumerate(model)]
-        self.with_weight = [i for i, m in enumerate(model) if _params(m)[0] is not None]
-        self.with_bias = [i for i, m in enumerate(model) if _params(m)[1] is not None]
-        self.weights = [_params(model[i])[0] for i in self.with_weight]
-        self.biases = [_params(model[i])[1] for i in self.with_bias]
+        self._handles = [m.register_forward_hook(self._hook(i))
+                         for i, m in enumerate(model)] if hooks else []
+        params = [_params(m) for m in model]
+        self.with_weight = [i for i, (w, _) in enumerate(params) if w is not None]
+        self.with_bias = [i for i, (_, b) in enumerate(params) if b is not None]
+        self.weights = [params[i][0] for i in self.with_weight]
+        self.biases = [params[i][1] for i in self.with_bias]
         self.before = _copies(model, [w.detach() for w in self.weights])
         self.grad_norms: list[torch.Tensor] = []
 
@@ -72,6 +76,15 @@ class StepProbe:
         def record(_m: nn.Module, _inputs: object, output: torch.Tensor) -> None:
             self.outputs[index] = output.detach()
         return record
+
+    @torch.no_grad()
+    def observe(self, x: torch.Tensor) -> None:
+        """Every module's output on batch x, before the update: for a replayed step, whose
+        model has no Dropout or BatchNorm (traced.py), these are the very values its forward
+        computes, by the same kernels."""
+        for i, module in enumerate(self.model):
+            x = call(module, x)
+            self.outputs[i] = x
 
     def after_backward(self) -> None:
         """Gradient norms of each layer's weight and bias, read before the optimizer moves."""
@@ -131,9 +144,12 @@ def _copies(model: nn.Module, weights: list[torch.Tensor]) -> list[torch.Tensor]
 
 
 def _moments(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean and population variance over every element, in two passes: torch.var_mean's
-    single-pass reduction over a whole 256 x 256 batch takes ~330 us on one CPU thread, this
-    ~30 us (and the two-pass sum is the accurate one)."""
+    """Mean and population variance over every element. torch.var_mean's single-pass
+    reduction over a whole 256 x 256 batch takes ~330 us on one CPU thread, two passes ~30 us
+    (and the two-pass sum is the accurate one); on a small batch its one call is the cheaper."""
+    if t.numel() <= SMALL_MOMENTS:
+        var, mean = torch.var_mean(t, correction=0)
+        return mean, var
     mean = t.mean()
     return mean, (t - mean).square().mean()
 
@@ -203,8 +219,6 @@ def columns_forward(model: nn.Sequential, x_t: torch.Tensor) -> list[torch.Tenso
             case nn.LayerNorm():
                 var, mean = torch.var_mean(h, dim=0, correction=0, keepdim=True)
                 h = (h - mean) * torch.rsqrt(var + m.eps) * m.weight[:, None] + m.bias[:, None]
-            case nn.Tanh():
-                h = fasttanh.tanh(h)
             case _:
                 h = call(m, h)  # activations are elementwise (PReLU has one shared slope)
         outputs.append(h)
@@ -224,14 +238,21 @@ def neuron_maps(model: nn.Sequential, features_t: torch.Tensor, n_features: int,
     columns = [("input", -1, features_t[:n_features])]
     columns += [("hidden", at, outputs[end - 1]) for at, end in zip(linear_at, linear_at[1:],
                                                                      strict=False)]
-    maps = []
-    for kind, layer, values in columns:  # values: (units, points)
-        shown = values[:MAX_MAP_UNITS]
-        scale = shown.abs().max().clamp_min(1e-12)
-        q = ((shown / scale + 1) * 127.5).round()
+    # every column quantised at once (a few operations in all, not a few per column)
+    shown = [values[:MAX_MAP_UNITS] for _, _, values in columns]  # each (units, points)
+    counts = [len(v) for v in shown]
+    scales = torch.stack([v.abs().max() for v in shown]).clamp_min(1e-12)
+    row_scales = scales.repeat_interleave(torch.tensor(counts, device=scales.device))
+    q = ((torch.cat(shown) / row_scales[:, None] + 1) * 127.5).round()
+    data = q.to(torch.uint8).cpu().numpy().tobytes()
+    maps, start, points = [], 0, shown[0].shape[1]
+    for (kind, layer, values), count, scale in zip(columns, counts, scales.tolist(),
+                                                   strict=True):
+        end = start + count * points
         maps.append({"kind": kind, "layer": layer, "units": values.shape[0],
-                     "shown": shown.shape[0], "height": height, "width": width,
-                     "scale": scale.item(), "maps": b64_bytes(q)})
+                     "shown": count, "height": height, "width": width, "scale": scale,
+                     "maps": base64.b64encode(data[start:end]).decode("ascii")})
+        start = end
     return maps
 
 

@@ -22,7 +22,6 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from torchplay.engine import fasttanh
 from torchplay.engine.build import SeededDropout, call
 from torchplay.engine.largedata import LARGE_VALUES
 from torchplay.engine.run import EvalRow, Run
@@ -206,8 +205,6 @@ class BatchedStepper:
             elif isinstance(m, SeededDropout):
                 if train and m.p > 0 and dropout:
                     h = h * self._dropout_masks(h, m.p) / (1.0 - m.p)
-            elif isinstance(m, nn.Tanh) and not train:  # evaluations: whole data sets
-                h = fasttanh.tanh(h)
             else:
                 h = call(m, h)
             if record is not None:

@@ -91,13 +91,17 @@ class TracedStep:
         data_loss, loss, out, *grads = self._replays[len(x)](*self.leaves, x, y)
         return data_loss, loss, out, grads
 
+    def set_grads(self, grads: list[torch.Tensor]) -> None:
+        """Each parameter's .grad, as backward would leave it."""
+        for param, grad in zip(self.params, grads, strict=True):
+            param.grad = grad
+
     def update(self, optimizer: torch.optim.Optimizer, grads: list[torch.Tensor]) -> None:
         """The optimizer's step with these gradients. Plain SGD (no momentum, weight decay or
         maximize: TF Playground's default) is applied here as torch.optim applies it,
         param.add_(grad, alpha=-lr) per tensor, without its per-step bookkeeping; any other
         optimizer steps itself. Either way each parameter's .grad is this step's gradient."""
-        for param, grad in zip(self.params, grads, strict=True):
-            param.grad = grad
+        self.set_grads(grads)
         if _plain_sgd(optimizer):
             torch._foreach_add_(self.leaves, grads, alpha=-optimizer.param_groups[0]["lr"])
         else:
