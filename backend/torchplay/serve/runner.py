@@ -29,6 +29,12 @@ from torchplay.spec.model import ExperimentSpec
 
 T = TypeVar("T")
 
+# Frames a training thread builds per second, shared by the sessions that train on it: a frame
+# costs ~2 ms of the machine's CPU in all (building it here, sending it, the relay, the
+# client), so 50 sessions at their full rate would spend a fifth of it drawing. One or two
+# sessions still get their 30 a second; 25 on one thread get 2.4 each (bench/class.py).
+FRAMES_PER_WORKER = 60.0
+
 
 class RunnerFull(RuntimeError):
     """No room for another session."""
@@ -103,6 +109,7 @@ class Runner:
         # at start, rather than on the first user's first run.
         torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
         self.max_sessions = max_sessions
+        self.frame_budget = FRAMES_PER_WORKER * workers
         self.shown_limit = shown_limit or max_sessions
         self.slice_seconds = slice_seconds
         self.device = device
@@ -112,6 +119,7 @@ class Runner:
         self._ids = itertools.count(1)
         self._handles: dict[int, SessionHandle] = {}
         self._runnable: FairQueue[SessionHandle] = FairQueue()  # least compute time first
+        self._busy = 0  # sessions queued or in a worker's hands: those that want frames now
         self._cond = threading.Condition()
         self._stopping = False
         self._workers = [threading.Thread(target=self._work, name=f"torchplay-worker-{i}",
@@ -212,6 +220,7 @@ class Runner:
         """Queue a handle that has something to do (caller holds the lock)."""
         if not handle.queued and not handle.closed:
             handle.queued = True
+            self._busy += 1
             self._runnable.push(handle)
             self._cond.notify()
 
@@ -237,6 +246,7 @@ class Runner:
             with self._cond:
                 self._runnable.charge(handle, time.thread_time() - started)
                 handle.queued = False
+                self._busy -= 1
                 busy = handle.commands or handle.session.wants_work or handle.force_frame
                 if busy and not handle.closed:
                     self._schedule(handle)
@@ -246,18 +256,21 @@ class Runner:
         for command in commands:
             self._apply(handle, command)
         deadline = time.perf_counter() + self.slice_seconds
+        # the client's rate, or its share of the frame budget when many sessions train
+        interval = max(1.0 / handle.fps, self._busy / self.frame_budget)
         while session.wants_work and not handle.closed:
             now = time.perf_counter()
-            due = now - handle.last_frame >= 1.0 / handle.fps and not handle.mailbox.frame_waiting
+            due = now - handle.last_frame >= interval and not handle.mailbox.frame_waiting
             # a command waiting (a pause, say) may make this the last step before the frame
             # that shows it: probe it, so that frame's statistics describe its step
             session.step(probe=due or bool(handle.commands))
             if due:
                 self._emit(handle)
                 # Pace from when the frame fell due, not when it was done, so the client gets
-                # the rate it asked for; after a stall (or idling) start afresh: no burst.
-                interval = 1.0 / handle.fps
-                handle.last_frame = max(handle.last_frame + interval, now - 0.5 * interval)
+                # the rate it asked for; after a wait (other sessions' turns, a stall, idling)
+                # start afresh from now: no burst, and one frame a turn when turns are short.
+                on_time = now - handle.last_frame < 1.5 * interval
+                handle.last_frame = handle.last_frame + interval if on_time else now
             if now >= deadline or handle.commands:
                 break
         if not session.wants_work:
