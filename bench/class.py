@@ -1,6 +1,6 @@
 """A class on one server: a bystander beside a heavy run, and fifty sessions at once.
 
-Run:  PYTHONPATH=backend python bench/class.py [--seconds 8] [--processes 1 2]
+Run:  PYTHONPATH=backend python bench/class.py [--seconds 15] [--processes 1 2]
       [--workers 1]  (~2-3 min per setup)
 
 Starts `python -m torchplay --port 0` (tests/conftest.start_server: temp db) and measures with
@@ -203,7 +203,7 @@ async def classroom(url: str, seconds: float, sessions: int) -> None:
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--sessions", type=int, default=50)
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--workers", type=int, default=1)

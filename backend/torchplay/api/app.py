@@ -28,6 +28,7 @@ from torchplay.api.ws import Connection
 from torchplay.data import library
 from torchplay.data.cache import SHARED
 from torchplay.data.toy import previews
+from torchplay.serve.memory import settle
 from torchplay.serve.runner import Runner
 from torchplay.serve.shards import Shards, child_environment
 from torchplay.settings import Settings
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     workers=settings.workers, max_sessions=settings.max_sessions,
                     torch_threads=settings.torch_threads, device=settings.device,
                     compile=settings.compile, shown_limit=settings.server_max_sessions)
+            settle(train=app.state.runner is not None)
             yield
         finally:
             if app.state.shards is not None:
