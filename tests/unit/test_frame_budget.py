@@ -21,6 +21,7 @@ def test_many_sessions_share_the_frame_budget_and_each_gets_frames() -> None:
     handles: dict[int, SessionHandle] = {}
     frames: Counter[int] = Counter()
     lock = threading.Lock()
+    warm = threading.Event()  # every session has shown two frames
 
     def notify(i: int):
         def take() -> None:
@@ -28,15 +29,15 @@ def test_many_sessions_share_the_frame_budget_and_each_gets_frames() -> None:
             if handle is not None:  # frames before open returned wait for the next notify
                 with lock:
                     frames[i] += len(handle.mailbox.take()[1])
+                    if len(frames) == SESSIONS and min(frames.values()) >= 2:
+                        warm.set()
         return take
 
     try:
         spec = ExperimentSpec.model_validate({"probes": {"grid": 10, "neuron_grid": 4}})
         for i in range(SESSIONS):
             handles[i] = runner.open(spec, 60, notify(i))
-        deadline = time.monotonic() + 60
-        while min(frames[i] for i in range(SESSIONS)) < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)  # polling the warm-up's end, bounded
+        assert warm.wait(60), f"not every session showed frames: {frames}"
         with lock:
             before = Counter(frames)
         time.sleep(WINDOW)  # the measuring window

@@ -32,7 +32,7 @@ T = TypeVar("T")
 # Frames a training thread builds per second, shared by the sessions that train on it: a frame
 # costs ~2 ms of the machine's CPU in all (building it here, sending it, the relay, the
 # client), so 50 sessions at their full rate would spend a fifth of it drawing. One or two
-# sessions still get their 30 a second; 25 on one thread get 2.4 each (bench/class.py).
+# sessions still get their 30 a second; 25 on one thread get ~2 each (bench/class.py).
 FRAMES_PER_WORKER = 60.0
 
 

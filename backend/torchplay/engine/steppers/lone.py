@@ -51,8 +51,8 @@ class LoneStepper:
         traced = self._prepared(x, y)
         layers: list[Columns] | None = None
         if traced is not None:
-            # a probed replay: a no-grad forward gives the activations (0.2 ms less than an
-            # eager step with hooks, on TF Playground's default network)
+            # a probed replay: a no-grad forward gives the activations (0.25 ms against 0.52
+            # for an eager step with hooks, on TF Playground's default network)
             watch = probes.StepProbe(run.model, hooks=False) if probe else None
             if watch:
                 watch.observe(x)
